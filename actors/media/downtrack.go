@@ -1,0 +1,449 @@
+package media
+
+import (
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v3"
+)
+
+// seqMapSize is how many recent outgoing packets a DownTrack can map back to
+// an upstream (layer, seq) for NACKs. Twice the default cache: older entries
+// would miss the cache anyway.
+const seqMapSize = 1024
+
+// seqEntry remembers where one outgoing sequence number came from.
+type seqEntry struct {
+	tsOff uint32
+	out   uint16
+	in    uint16
+	layer int8
+	valid bool
+}
+
+// binding is what pion hands us in Bind: where to write and with which
+// payload type and SSRC. Swapped atomically so Unbind never waits for a write.
+type binding struct {
+	w    webrtc.TrackLocalWriter
+	pt   uint8
+	ssrc uint32
+}
+
+// DownTrack is one subscriber's copy of a published track. It implements
+// webrtc.TrackLocal so it can be added to a subscriber PeerConnection, owns
+// its SSRC and sequence/timestamp space, and picks one simulcast layer.
+//
+// Control methods (SetPaused, SetTargetLayer, Bind, Close) only flip atomics;
+// they never wait for the write lock, so a subscriber whose write hangs
+// cannot block the actor that controls it.
+type DownTrack struct {
+	r        *Receiver
+	codec    webrtc.RTPCodecCapability
+	kind     webrtc.RTPCodecType
+	video    bool
+	trackID  string
+	streamID string
+
+	bound     atomic.Pointer[binding]
+	paused    atomic.Bool
+	closed    atomic.Bool
+	stalled   atomic.Bool // a fan-out writer is stuck in our write
+	failed    atomic.Bool // transport closed: stop writing
+	resyncReq atomic.Bool // continue the output stream at the next packet
+	needKey   atomic.Bool // video: forward nothing until a keyframe
+	target    atomic.Int32
+	cur       atomic.Int32 // written only under mu; read lock-free as a fast filter
+
+	onFailed   atomic.Pointer[func(error)]
+	failOnce   sync.Once
+	loggedErr  atomic.Bool
+	rtcpOnce   sync.Once
+	rtcpDone   chan struct{}
+	rtcpActive atomic.Bool
+
+	// mu serialises writes: the munger, the reused headers and the seq map.
+	mu      sync.Mutex
+	m       munger
+	hdr     rtp.Header
+	nackHdr rtp.Header
+	seqMap  [seqMapSize]seqEntry
+
+	packets, bytes                            atomic.Uint64
+	nacksReceived, nacksAnswered, nacksMissed atomic.Uint64
+	plisReceived, dropped, writeErrors        atomic.Uint64
+	layerSwitches                             atomic.Uint64
+}
+
+// NewDownTrack creates a subscriber track for r. trackID is the published
+// track SID ("TR_x"); streamID is the msid LiveKit clients parse,
+// "PA_publisher|TR_x". Add it with r.AddDownTrack after the subscriber PC's
+// AddTrack, and call StartRTCP with the returned RTPSender.
+func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamID string) *DownTrack {
+	d := &DownTrack{
+		r:        r,
+		codec:    codec,
+		kind:     kindOf(codec.MimeType),
+		trackID:  trackID,
+		streamID: streamID,
+		rtcpDone: make(chan struct{}),
+	}
+	d.video = d.kind == webrtc.RTPCodecTypeVideo
+	d.m.clockRate = codec.ClockRate
+	if d.m.clockRate == 0 {
+		d.m.clockRate = r.clockRate
+	}
+	d.target.Store(-1)
+	d.cur.Store(-1)
+	return d
+}
+
+// Bind is called by pion once the subscriber PC has negotiated; it picks our
+// codec's payload type from what was agreed.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, d.codec.MimeType) && fmtpCompatible(c.SDPFmtpLine, d.codec.SDPFmtpLine) {
+			d.resyncReq.Store(true)
+			d.bound.Store(&binding{w: ctx.WriteStream(), pt: uint8(c.PayloadType), ssrc: uint32(ctx.SSRC())})
+			if d.video {
+				d.r.RequestKeyframe(d.effectiveTarget())
+			}
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, ErrUnsupportedCodec
+}
+
+// fmtpCompatible is deliberately loose: only H264's packetization-mode must
+// match (a mode-1 stream cannot be sent as mode 0). Profile differences are
+// tolerated because browsers decode constrained baseline under any
+// negotiated baseline profile.
+func fmtpCompatible(got, want string) bool {
+	pm := func(s string) string {
+		for _, kv := range strings.Split(s, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "packetization-mode" {
+				return v
+			}
+		}
+		return ""
+	}
+	g, w := pm(got), pm(want)
+	if g == "" {
+		g = "0" // RFC 6184 default
+	}
+	if w == "" {
+		w = "0"
+	}
+	return g == w
+}
+
+// Unbind stops writes to the PeerConnection; forwarding skips the track
+// silently until it is bound again.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+// ID is the track SID.
+func (d *DownTrack) ID() string { return d.trackID }
+
+// StreamID is the msid stream ("PA_sid|TR_sid").
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// RID is empty: a subscriber always receives one stream.
+func (d *DownTrack) RID() string { return "" }
+
+// Kind is audio or video.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.kind }
+
+// Codec is the capability the track was created with.
+func (d *DownTrack) Codec() webrtc.RTPCodecCapability { return d.codec }
+
+// SSRC is the SSRC pion assigned at Bind, 0 before.
+func (d *DownTrack) SSRC() uint32 {
+	if b := d.bound.Load(); b != nil {
+		return b.ssrc
+	}
+	return 0
+}
+
+// OnWriteFailed registers fn to run once, on its own goroutine, when the
+// transport reports it is closed. The owner then removes the subscriber.
+func (d *DownTrack) OnWriteFailed(fn func(error)) { d.onFailed.Store(&fn) }
+
+// SetPaused stops (true) or resumes (false) forwarding. Resume continues the
+// outgoing sequence and timestamps without a gap and, for video, waits for
+// a keyframe and asks for one.
+func (d *DownTrack) SetPaused(p bool) {
+	if !p && d.paused.Load() {
+		d.resyncReq.Store(true)
+		if d.video {
+			d.needKey.Store(true)
+		}
+		d.paused.Store(false)
+		if d.video {
+			d.r.RequestKeyframe(d.currentOrTarget())
+		}
+		return
+	}
+	d.paused.Store(p)
+}
+
+// SetTargetLayer selects the simulcast layer (0 = q, 1 = h, 2 = f; -1 = the
+// highest available, the default). The switch happens at the next keyframe
+// of that layer, which is requested now; until then the current layer
+// keeps flowing so the picture never freezes.
+func (d *DownTrack) SetTargetLayer(layer int) {
+	if layer >= maxLayers {
+		layer = maxLayers - 1
+	}
+	if layer < -1 {
+		layer = -1
+	}
+	d.target.Store(int32(layer))
+	if t := d.effectiveTarget(); d.video && int32(t) != d.cur.Load() {
+		d.r.RequestKeyframe(t)
+	}
+}
+
+// effectiveTarget resolves "highest available" and clamps a target above the
+// highest live layer down to it.
+func (d *DownTrack) effectiveTarget() int {
+	t := d.target.Load()
+	m := d.r.maxLayer.Load()
+	if t < 0 || t > m {
+		t = m
+	}
+	return int(t)
+}
+
+func (d *DownTrack) currentOrTarget() int {
+	if c := d.cur.Load(); c >= 0 {
+		return int(c)
+	}
+	return d.effectiveTarget()
+}
+
+// writePacket is called for every packet of every layer of the receiver.
+// Packets of layers other than the current one return after a few atomic
+// loads, unless they are the keyframe that completes a pending switch.
+// No allocations: the header is reused and extensions are never copied
+// (publisher extension IDs mean nothing on the subscriber connection).
+// VP8 picture IDs and TL0PICIDX pass through unchanged; after a layer switch
+// they jump, which decoders tolerate but a later version should rewrite.
+func (d *DownTrack) writePacket(layer int8, p *packet) {
+	b := d.bound.Load()
+	if b == nil || d.paused.Load() || d.failed.Load() || d.closed.Load() {
+		return
+	}
+	if d.stalled.Load() {
+		d.dropped.Add(1)
+		return
+	}
+	if int32(layer) != d.cur.Load() && (!p.keyframe || int(layer) != d.effectiveTarget()) {
+		return
+	}
+	d.mu.Lock()
+	if cur := d.cur.Load(); int32(layer) != cur {
+		// Re-checked under the lock: another layer's goroutine may have switched.
+		if !p.keyframe || int(layer) != d.effectiveTarget() {
+			d.mu.Unlock()
+			return
+		}
+		if cur >= 0 {
+			d.layerSwitches.Add(1)
+		}
+		d.cur.Store(int32(layer))
+		d.m.setResync()
+		d.needKey.Store(false)
+	} else if d.needKey.Load() {
+		if !p.keyframe {
+			d.mu.Unlock()
+			d.dropped.Add(1)
+			return
+		}
+		// Continue without a gap: the skipped packets are not worth NACKs.
+		d.needKey.Store(false)
+		d.m.setResync()
+	}
+	if d.resyncReq.Swap(false) {
+		d.m.setResync()
+	}
+	in := &p.hdr
+	outSeq, outTS, ok := d.m.translate(in.SequenceNumber, in.Timestamp, p.arrival)
+	if !ok {
+		d.mu.Unlock()
+		d.dropped.Add(1)
+		return
+	}
+	e := &d.seqMap[outSeq%seqMapSize]
+	e.out, e.in, e.layer, e.tsOff, e.valid = outSeq, in.SequenceNumber, layer, outTS-in.Timestamp, true
+	h := &d.hdr
+	fillHeader(h, b, in.Marker, outSeq, outTS)
+	n, err := b.w.WriteRTP(h, p.payload)
+	d.mu.Unlock()
+	if err != nil {
+		d.writeFailed(err)
+		return
+	}
+	if n == 0 {
+		// pion accepts writes before DTLS is up and discards them, reporting
+		// zero bytes. A video subscriber that lost its first keyframe that
+		// way would decode nothing until the next one, so start over.
+		d.dropped.Add(1)
+		if d.video && !d.needKey.Load() {
+			d.needKey.Store(true)
+			d.r.RequestKeyframe(int(layer))
+		}
+		return
+	}
+	d.packets.Add(1)
+	d.bytes.Add(uint64(len(p.payload) + 12))
+}
+
+// fillHeader rewrites a reused header in place. Extensions are truncated,
+// not set to nil, so their backing array survives for interceptors that
+// append (no allocation on the next packet).
+func fillHeader(h *rtp.Header, b *binding, marker bool, seq uint16, ts uint32) {
+	h.Version = 2
+	h.Padding = false
+	h.Extension = false
+	h.Extensions = h.Extensions[:0]
+	h.CSRC = h.CSRC[:0]
+	h.Marker = marker
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Timestamp = ts
+	h.SSRC = b.ssrc
+}
+
+// writeFailed counts errors and logs the first one only: a closed transport
+// fails every packet and would otherwise flood the log. A closed pipe is
+// final, so writing stops and the owner is told once.
+func (d *DownTrack) writeFailed(err error) {
+	d.writeErrors.Add(1)
+	if d.loggedErr.CompareAndSwap(false, true) {
+		d.r.log.Debug("downtrack write failed", "downtrack", d.streamID, "err", err)
+	}
+	if errors.Is(err, io.ErrClosedPipe) || errors.Is(err, io.EOF) {
+		d.failed.Store(true)
+		d.failOnce.Do(func() {
+			if fn := d.onFailed.Load(); fn != nil {
+				go (*fn)(err)
+			}
+		})
+	}
+}
+
+// StartRTCP reads the subscriber's RTCP from s until the sender stops (pion
+// returns an error once RemoveTrack or Close ran). PLI/FIR become throttled
+// keyframe requests upstream; NACKs are answered from the packet cache.
+// Call it once, after AddTrack.
+func (d *DownTrack) StartRTCP(s *webrtc.RTPSender) {
+	d.rtcpOnce.Do(func() {
+		d.rtcpActive.Store(true)
+		go d.rtcpLoop(s)
+	})
+}
+
+func (d *DownTrack) rtcpLoop(s *webrtc.RTPSender) {
+	defer close(d.rtcpDone)
+	buf := make([]byte, maxPacketSize)
+	for {
+		n, _, err := s.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP is the RTCP logic, separated from the read loop for tests.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
+	keyframe := false
+	for _, pk := range pkts {
+		switch v := pk.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			keyframe = true
+		case *rtcp.TransportLayerNack:
+			d.handleNACK(v)
+		}
+	}
+	if keyframe && d.video {
+		d.plisReceived.Add(1)
+		d.r.RequestKeyframe(d.currentOrTarget())
+	}
+}
+
+func (d *DownTrack) handleNACK(n *rtcp.TransportLayerNack) {
+	b := d.bound.Load()
+	if b == nil || d.closed.Load() {
+		return
+	}
+	for i := range n.Nacks {
+		n.Nacks[i].Range(func(seq uint16) bool {
+			d.nacksReceived.Add(1)
+			d.retransmit(b, seq)
+			return true
+		})
+	}
+}
+
+// retransmit resends one outgoing sequence number with the header it had.
+// It only tries the write lock: if a write is stuck we skip the NACK (the
+// subscriber asks again) instead of parking the RTCP goroutine.
+func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
+	locked := false
+	for range 64 {
+		if locked = d.mu.TryLock(); locked {
+			break
+		}
+		runtime.Gosched()
+	}
+	if !locked {
+		d.nacksMissed.Add(1)
+		return
+	}
+	defer d.mu.Unlock()
+	e := d.seqMap[outSeq%seqMapSize]
+	if !e.valid || e.out != outSeq {
+		d.nacksMissed.Add(1)
+		return
+	}
+	p := d.r.cachedPacket(e.layer, e.in)
+	if p == nil {
+		d.nacksMissed.Add(1)
+		return
+	}
+	defer p.release()
+	fillHeader(&d.nackHdr, b, p.hdr.Marker, outSeq, p.hdr.Timestamp+e.tsOff)
+	if _, err := b.w.WriteRTP(&d.nackHdr, p.payload); err != nil {
+		d.writeFailed(err)
+		return
+	}
+	d.nacksAnswered.Add(1)
+}
+
+// Close removes the track from its receiver and stops forwarding. The RTCP
+// goroutine ends when the RTPSender stops (RemoveTrack or PC close), which
+// the owner does; Close does not wait for it because pion offers no safe way
+// to interrupt a sender's read before it has negotiated. Use RTCPDone to wait.
+func (d *DownTrack) Close() {
+	if d.closed.Swap(true) {
+		return
+	}
+	d.r.RemoveDownTrack(d)
+}
+
+// RTCPDone is closed when the RTCP goroutine has exited; nil-safe to wait on
+// only if StartRTCP was called.
+func (d *DownTrack) RTCPDone() <-chan struct{} { return d.rtcpDone }

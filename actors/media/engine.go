@@ -1,0 +1,278 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+
+	"github.com/pion/dtls/v2"
+	"github.com/pion/ice/v2"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/webrtc/v3"
+)
+
+// Config holds the WebRTC engine settings. The zero value is usable for
+// tests: a random UDP port on all interfaces.
+type Config struct {
+	// BindIP is the IP the single ICE UDP port binds to; "" means 0.0.0.0
+	// (127.0.0.1 when LoopbackOnly).
+	BindIP string
+	// UDPPort is the one UDP port every PeerConnection shares; 0 picks a free one.
+	UDPPort int
+	// NodeIP, when set, replaces the IP of our host candidates (public address
+	// of a node behind 1:1 NAT).
+	NodeIP string
+	// LoopbackOnly gathers only loopback UDP4 candidates: tests and --dev.
+	LoopbackOnly bool
+	// TCPPort enables an ICE-TCP listener on that port; 0 leaves it off.
+	TCPPort int
+	// FanoutWorkers is the number of writer goroutines per Receiver used once
+	// a track has more than FanoutThreshold subscribers. 0 means
+	// GOMAXPROCS clamped to [2, 8].
+	FanoutWorkers int
+	// FanoutThreshold is the subscriber count above which writes leave the
+	// forwarder goroutine. 0 means 16; negative means never.
+	FanoutThreshold int
+	// PacketCacheSize is how many packets per layer are kept for NACKs,
+	// rounded up to a power of two; 0 means 512.
+	PacketCacheSize int
+}
+
+// withDefaults fills the zero values so that the rest of the package can
+// treat the fields as already decided.
+func (c Config) withDefaults() Config {
+	if c.FanoutWorkers <= 0 {
+		c.FanoutWorkers = min(max(runtime.GOMAXPROCS(0), 2), 8)
+	}
+	if c.FanoutThreshold == 0 {
+		c.FanoutThreshold = 16
+	}
+	if c.PacketCacheSize <= 0 {
+		c.PacketCacheSize = 512
+	}
+	return c
+}
+
+// Engine owns the sockets and pion API objects that all PeerConnections of a
+// node share. There are two APIs because publisher and subscriber
+// connections need different interceptor chains and header extensions, but
+// both use the same SettingEngine and therefore the same UDP port.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	udpConn net.PacketConn
+	udpMux  ice.UDPMux
+	tcpLn   net.Listener
+	tcpMux  ice.TCPMux
+
+	pubAPI *webrtc.API
+	subAPI *webrtc.API
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewEngine binds the ICE port(s) and builds the pion APIs. It fails only if a
+// port cannot be bound or pion rejects the configuration.
+func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, log: log}
+
+	bindIP := cfg.BindIP
+	if bindIP == "" {
+		bindIP = "0.0.0.0"
+		if cfg.LoopbackOnly {
+			bindIP = "127.0.0.1"
+		}
+	}
+	ip := net.ParseIP(bindIP)
+	if ip == nil {
+		return nil, fmt.Errorf("media: invalid bind IP %q", bindIP)
+	}
+	netw := "udp4"
+	if ip.To4() == nil {
+		netw = "udp6"
+	}
+	udp, err := net.ListenUDP(netw, &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, cfg.UDPPort, err)
+	}
+	e.udpConn = udp
+	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
+
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(e.udpMux)
+	// mDNS would send multicast queries off the machine and hide our host
+	// candidates behind .local names browsers cannot resolve towards a server.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The DTLS server picks the SRTP profile; Chrome as server ranks GCM last.
+	// Being the server on the publisher PC (where we answer) makes GCM win,
+	// which halves SRTP CPU per packet.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		_ = e.Close()
+		return nil, fmt.Errorf("media: answering DTLS role: %w", err)
+	}
+	se.SetSRTPProtectionProfiles(
+		dtls.SRTP_AEAD_AES_128_GCM,
+		dtls.SRTP_AEAD_AES_256_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	)
+	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if netw == "udp6" {
+		netTypes = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
+	}
+	if cfg.LoopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" || name == "lo0" })
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
+	if cfg.TCPPort > 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(bindIP, fmt.Sprint(cfg.TCPPort)))
+		if err != nil {
+			_ = e.Close()
+			return nil, fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, cfg.TCPPort, err)
+		}
+		e.tcpLn = ln
+		e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
+		se.SetICETCPMux(e.tcpMux)
+		if netw == "udp6" {
+			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
+		} else {
+			netTypes = append(netTypes, webrtc.NetworkTypeTCP4)
+		}
+	}
+	se.SetNetworkTypes(netTypes)
+	if cfg.NodeIP != "" {
+		se.SetNAT1To1IPs([]string{cfg.NodeIP}, webrtc.ICECandidateTypeHost)
+	}
+
+	if e.pubAPI, err = newAPI(se, rolePublisher); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if e.subAPI, err = newAPI(se, roleSubscriber); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	log.Debug("media engine ready", "udp", udp.LocalAddr().String(), "tcp", cfg.TCPPort, "loopback_only", cfg.LoopbackOnly)
+	return e, nil
+}
+
+// newAPI builds the media engine and interceptor chain for one side.
+//
+// Publisher side (we receive): NACK generator so lost upstream packets are
+// re-requested before they are forwarded, receiver/sender reports, and TWCC
+// feedback which Chrome's congestion control needs to ramp up its send rate.
+//
+// Subscriber side (we send): sender reports only. There is deliberately no
+// NACK responder: it would keep a private copy of every packet per
+// subscriber; we answer NACKs from the publisher-side packet cache instead.
+func newAPI(se webrtc.SettingEngine, r role) (*webrtc.API, error) {
+	me, err := newMediaEngine(r)
+	if err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if r == rolePublisher {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("media: nack generator: %w", err)
+		}
+		ir.Add(gen)
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("media: receiver reports: %w", err)
+		}
+		ir.Add(rr)
+		tw, err := twcc.NewSenderInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("media: twcc: %w", err)
+		}
+		ir.Add(tw)
+	}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("media: sender reports: %w", err)
+	}
+	ir.Add(sr)
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)), nil
+}
+
+// NewPublisherPC creates a PeerConnection that receives a participant's media.
+// Full ICE (not lite): browsers behind NAT need us to send checks too.
+func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
+	pc, err := e.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media: new publisher pc: %w", err)
+	}
+	return pc, nil
+}
+
+// NewSubscriberPC creates a PeerConnection that sends media to a participant.
+func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
+	pc, err := e.subAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("media: new subscriber pc: %w", err)
+	}
+	return pc, nil
+}
+
+// UDPAddr is the address the shared ICE UDP port is bound to (useful when
+// Config.UDPPort was 0).
+func (e *Engine) UDPAddr() *net.UDPAddr {
+	if a, ok := e.udpConn.LocalAddr().(*net.UDPAddr); ok {
+		return a
+	}
+	return nil
+}
+
+// Config returns the settings in effect, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// NewReceiver is NewReceiver with the fan-out and cache settings of this
+// engine filled in where opts leaves them zero.
+func (e *Engine) NewReceiver(opts ReceiverOptions) *Receiver {
+	if opts.FanoutWorkers == 0 {
+		opts.FanoutWorkers = e.cfg.FanoutWorkers
+	}
+	if opts.FanoutThreshold == 0 {
+		opts.FanoutThreshold = e.cfg.FanoutThreshold
+	}
+	if opts.PacketCacheSize == 0 {
+		opts.PacketCacheSize = e.cfg.PacketCacheSize
+	}
+	if opts.Log == nil {
+		opts.Log = e.log
+	}
+	return NewReceiver(opts)
+}
+
+// Close releases the ICE sockets. PeerConnections should be closed first;
+// the ones still open lose connectivity.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		var errs []error
+		if e.udpMux != nil {
+			errs = append(errs, e.udpMux.Close())
+		} else if e.udpConn != nil {
+			errs = append(errs, e.udpConn.Close())
+		}
+		if e.tcpMux != nil {
+			errs = append(errs, e.tcpMux.Close())
+		} else if e.tcpLn != nil {
+			errs = append(errs, e.tcpLn.Close())
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}

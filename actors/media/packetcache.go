@@ -1,0 +1,59 @@
+package media
+
+import "sync"
+
+// packetCache keeps the last N packets of one upstream layer, indexed by
+// sequence number, so that subscriber NACKs are answered from one shared copy
+// instead of a per-subscriber copy inside pion's NACK responder.
+type packetCache struct {
+	mu    sync.Mutex
+	mask  uint16
+	slots []*packet
+}
+
+func newPacketCache(size int) *packetCache {
+	n := 1
+	for n < size && n < 1<<15 {
+		n <<= 1
+	}
+	return &packetCache{mask: uint16(n - 1), slots: make([]*packet, n)}
+}
+
+// put stores p (taking a reference) and drops whatever occupied its slot.
+func (c *packetCache) put(p *packet) {
+	p.acquire()
+	i := p.hdr.SequenceNumber & c.mask
+	c.mu.Lock()
+	old := c.slots[i]
+	c.slots[i] = p
+	c.mu.Unlock()
+	if old != nil {
+		old.release()
+	}
+}
+
+// get returns the packet with sequence number seq with a reference the caller
+// must release, or nil if it was never seen or has been overwritten.
+func (c *packetCache) get(seq uint16) *packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.slots[seq&c.mask]
+	if p == nil || p.hdr.SequenceNumber != seq {
+		return nil
+	}
+	p.acquire()
+	return p
+}
+
+// clear releases every cached packet.
+func (c *packetCache) clear() {
+	c.mu.Lock()
+	slots := c.slots
+	c.slots = make([]*packet, len(slots))
+	c.mu.Unlock()
+	for _, p := range slots {
+		if p != nil {
+			p.release()
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package media
+
+import "testing"
+
+func cachedTestPacket(seq uint16) *packet {
+	p := getPacket()
+	p.hdr.SequenceNumber = seq
+	return p
+}
+
+func TestPacketCache(t *testing.T) {
+	c := newPacketCache(5) // rounds to 8
+	if len(c.slots) != 8 {
+		t.Fatalf("size %d, want 8", len(c.slots))
+	}
+	var first *packet
+	for seq := uint16(65530); seq != 4; seq++ { // wraps
+		p := cachedTestPacket(seq)
+		c.put(p)
+		if first == nil {
+			first = p // keep our reference to watch the cache drop its own
+		} else {
+			p.release()
+		}
+	}
+	for _, seq := range []uint16{65532, 65535, 0, 3} {
+		p := c.get(seq)
+		if p == nil || p.hdr.SequenceNumber != seq {
+			t.Fatalf("seq %d missing", seq)
+		}
+		p.release()
+	}
+	if c.get(65530) != nil || c.get(65531) != nil {
+		t.Fatal("evicted packets still returned")
+	}
+	if c.get(4) != nil {
+		t.Fatal("unseen seq returned")
+	}
+	// The cache dropped its reference to the evicted packet; only ours is left.
+	if n := first.refs.Load(); n != 1 {
+		t.Fatalf("evicted refs %d, want 1", n)
+	}
+	first.release()
+	held := c.get(3)
+	c.clear()
+	if n := held.refs.Load(); n != 1 {
+		t.Fatalf("held refs %d after clear, want 1", n)
+	}
+	held.release()
+}

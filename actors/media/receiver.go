@@ -1,0 +1,495 @@
+package media
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v3"
+)
+
+// maxLayers is the number of simulcast layers we handle (q, h, f).
+const maxLayers = 3
+
+// pliInterval throttles keyframe requests per layer. Every new subscriber,
+// resume and layer switch wants a keyframe; without a throttle a busy room
+// would make the publisher send nothing but keyframes.
+const pliInterval = 500 * time.Millisecond
+
+// ReceiverOptions configures a Receiver. Zero fan-out/cache fields take the
+// defaults of Config (Engine.NewReceiver fills them from the engine).
+type ReceiverOptions struct {
+	TrackID string // TR_... for logs and stats
+	Kind    webrtc.RTPCodecType
+	Codec   webrtc.RTPCodecParameters
+	// OnKeyframeRequest replaces the default PLI to PublisherPC.
+	OnKeyframeRequest func(ssrc uint32)
+	// PublisherPC receives our PLIs for this track.
+	PublisherPC *webrtc.PeerConnection
+	// OnClosed runs once, on its own goroutine, when every layer has ended
+	// on the publisher side (EOF, unpublish). It does not run for Close.
+	OnClosed func()
+	Log      *slog.Logger
+
+	FanoutWorkers   int
+	FanoutThreshold int
+	PacketCacheSize int
+
+	stallTimeout time.Duration // tests shorten it
+}
+
+// Receiver is one published track: a forwarder goroutine per upstream layer
+// feeding the DownTracks in an immutable snapshot. The owning actor is the
+// only one that changes the snapshot, and no per-packet work ever goes
+// through a mailbox.
+type Receiver struct {
+	opts      ReceiverOptions
+	log       *slog.Logger
+	codecKind codecKind
+	video     bool
+	clockRate uint32
+
+	layers   [maxLayers]atomic.Pointer[layer]
+	maxLayer atomic.Int32 // highest live layer, -1 before the first
+	downs    atomic.Pointer[[]*DownTrack]
+
+	mu       sync.Mutex // control plane: layers, snapshot, fanout creation
+	fan      atomic.Pointer[fanout]
+	live     int // layers whose forwarder is running
+	everLive bool
+
+	wg        sync.WaitGroup
+	closing   atomic.Bool
+	closeOnce sync.Once
+	endedOnce sync.Once
+
+	audio audioLevel
+
+	plisSent         atomic.Uint64
+	keyframeRequests atomic.Uint64
+	readErrors       atomic.Uint64
+
+	statsMu     sync.Mutex
+	statsBytes  uint64
+	statsAt     int64
+	lastBitrate uint64
+}
+
+// layer is one upstream encoding: its pion track, its packet cache and its
+// counters.
+type layer struct {
+	idx          int8
+	rid          string
+	ssrc         uint32
+	track        *webrtc.TrackRemote
+	rtpReceiver  *webrtc.RTPReceiver
+	cache        *packetCache
+	audioLevelID uint8
+
+	lastPLI  atomic.Int64
+	packets  atomic.Uint64
+	bytes    atomic.Uint64
+	lost     atomic.Uint64
+	keyframe atomic.Uint64
+	highSeq  uint16 // forwarder goroutine only
+	haveSeq  bool
+	ended    atomic.Bool
+}
+
+// NewReceiver creates a receiver with no layers; add them with AddLayer as
+// OnTrack fires.
+func NewReceiver(opts ReceiverOptions) *Receiver {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	def := Config{FanoutWorkers: opts.FanoutWorkers, FanoutThreshold: opts.FanoutThreshold, PacketCacheSize: opts.PacketCacheSize}.withDefaults()
+	opts.FanoutWorkers, opts.FanoutThreshold, opts.PacketCacheSize = def.FanoutWorkers, def.FanoutThreshold, def.PacketCacheSize
+	if opts.stallTimeout <= 0 {
+		opts.stallTimeout = 250 * time.Millisecond
+	}
+	if opts.Kind == 0 {
+		opts.Kind = kindOf(opts.Codec.MimeType)
+	}
+	r := &Receiver{
+		opts:      opts,
+		log:       opts.Log.With("track", opts.TrackID),
+		codecKind: kindOfMime(opts.Codec.MimeType),
+		video:     opts.Kind == webrtc.RTPCodecTypeVideo,
+		clockRate: opts.Codec.ClockRate,
+	}
+	if r.clockRate == 0 {
+		r.clockRate = 90000
+		if !r.video {
+			r.clockRate = 48000
+		}
+	}
+	r.maxLayer.Store(-1)
+	empty := []*DownTrack{}
+	r.downs.Store(&empty)
+	return r
+}
+
+// LayerForRID maps LiveKit's simulcast RIDs to layer indexes; anything else,
+// including no RID, is layer 0.
+func LayerForRID(rid string) int {
+	switch rid {
+	case "h", "1", "mid":
+		return 1
+	case "f", "2", "high":
+		return 2
+	}
+	return 0
+}
+
+// AddLayer attaches one upstream encoding and starts its forwarder and RTCP
+// drain goroutines. pion stalls its interceptors if RTCP is never read, so
+// the drain is not optional. Calling it again for a layer that is already
+// present, or after Close, does nothing.
+func (r *Receiver) AddLayer(t *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
+	idx := LayerForRID(t.RID())
+	l := &layer{idx: int8(idx), rid: t.RID(), ssrc: uint32(t.SSRC()), track: t, rtpReceiver: rr}
+	if rr != nil {
+		for _, ext := range rr.GetParameters().HeaderExtensions {
+			if ext.URI == sdp.AudioLevelURI {
+				l.audioLevelID = uint8(ext.ID)
+			}
+		}
+	}
+	if !r.attachLayer(l) {
+		return
+	}
+	r.wg.Add(2)
+	go r.forwardLoop(l)
+	go r.drainRTCP(l)
+	r.log.Debug("layer added", "layer", idx, "rid", l.rid, "ssrc", l.ssrc)
+}
+
+// attachLayer registers l and counts it live; false if the slot is taken or
+// the receiver is closed. Split from AddLayer so tests can feed packets
+// without pion.
+func (r *Receiver) attachLayer(l *layer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing.Load() || r.layers[l.idx].Load() != nil {
+		return false
+	}
+	l.cache = newPacketCache(r.opts.PacketCacheSize)
+	r.layers[l.idx].Store(l)
+	r.live++
+	r.everLive = true
+	r.recomputeMaxLayerLocked()
+	return true
+}
+
+func (r *Receiver) recomputeMaxLayerLocked() {
+	m := int32(-1)
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && !l.ended.Load() {
+			m = int32(i)
+		}
+	}
+	r.maxLayer.Store(m)
+}
+
+// forwardLoop is the per-layer hot loop: read into a pooled packet, parse,
+// cache, fan out. It allocates nothing per packet of its own.
+func (r *Receiver) forwardLoop(l *layer) {
+	defer r.wg.Done()
+	defer r.layerEnded(l)
+	consecutiveErrs := 0
+	for {
+		p := getPacket()
+		n, _, err := l.track.Read(p.buf[:])
+		if err != nil {
+			p.release()
+			if r.closing.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+			r.readErrors.Add(1)
+			// pion reports some per-packet problems (unknown payload type)
+			// as read errors; only a run of them means the stream is gone.
+			if consecutiveErrs++; consecutiveErrs > 100 {
+				r.log.Warn("giving up on layer after repeated read errors", "layer", l.idx, "err", err)
+				return
+			}
+			continue
+		}
+		consecutiveErrs = 0
+		if err := p.parse(n); err != nil {
+			p.release()
+			r.readErrors.Add(1)
+			continue
+		}
+		r.ingest(l, p)
+		p.release()
+	}
+}
+
+// ingest classifies one parsed packet and forwards it. The caller keeps its
+// own reference.
+func (r *Receiver) ingest(l *layer, p *packet) {
+	p.arrival = nanotime()
+	p.layer = l.idx
+	p.keyframe = isKeyframeStart(r.codecKind, p.payload)
+	if r.video && p.keyframe {
+		l.keyframe.Add(1)
+	}
+	l.packets.Add(1)
+	l.bytes.Add(uint64(len(p.payload) + 12))
+	seq := p.hdr.SequenceNumber
+	if !l.haveSeq {
+		l.highSeq, l.haveSeq = seq, true
+	} else if d := int16(seq - l.highSeq); d > 0 {
+		if d > 1 {
+			l.lost.Add(uint64(d - 1))
+		}
+		l.highSeq = seq
+	}
+	if l.audioLevelID != 0 {
+		if ext := p.hdr.GetExtension(l.audioLevelID); len(ext) > 0 {
+			r.audio.observe(ext[0], p.arrival)
+		}
+	}
+	l.cache.put(p)
+	r.forward(l.idx, p)
+}
+
+// forward hands p to every DownTrack of the current snapshot: directly when
+// there are few, through the writer pool when there are many.
+func (r *Receiver) forward(layer int8, p *packet) {
+	dts := *r.downs.Load()
+	if len(dts) == 0 {
+		return
+	}
+	if th := r.opts.FanoutThreshold; th >= 0 && len(dts) > th {
+		if f := r.fanoutPool(); f != nil {
+			f.dispatch(layer, p, dts)
+			return
+		}
+	}
+	for _, d := range dts {
+		d.writePacket(layer, p)
+	}
+}
+
+// fanoutPool returns the writer pool, starting it on first use so that the
+// common small track never owns idle goroutines.
+func (r *Receiver) fanoutPool() *fanout {
+	if f := r.fan.Load(); f != nil {
+		return f
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.fan.Load(); f != nil {
+		return f
+	}
+	if r.closing.Load() {
+		return nil
+	}
+	f := newFanout(r, r.opts.FanoutWorkers, r.opts.stallTimeout)
+	r.fan.Store(f)
+	return f
+}
+
+// drainRTCP reads sender reports for one layer. The interceptors do the
+// work; we only keep the stream flowing.
+func (r *Receiver) drainRTCP(l *layer) {
+	defer r.wg.Done()
+	if l.rtpReceiver == nil {
+		return
+	}
+	buf := make([]byte, maxPacketSize)
+	errs := 0
+	for {
+		var err error
+		if l.rid != "" {
+			_, _, err = l.rtpReceiver.ReadSimulcast(buf, l.rid)
+		} else {
+			_, _, err = l.rtpReceiver.Read(buf)
+		}
+		if err == nil {
+			errs = 0
+			continue
+		}
+		if r.closing.Load() || l.ended.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			return
+		}
+		if errs++; errs > 100 {
+			return
+		}
+	}
+}
+
+func (r *Receiver) layerEnded(l *layer) {
+	l.ended.Store(true)
+	if l.rtpReceiver != nil {
+		// Unblock drainRTCP.
+		if l.rid != "" {
+			_ = l.rtpReceiver.SetReadDeadlineSimulcast(time.Now(), l.rid)
+		} else {
+			_ = l.rtpReceiver.SetReadDeadline(time.Now())
+		}
+	}
+	r.mu.Lock()
+	r.live--
+	r.recomputeMaxLayerLocked()
+	allGone := r.live == 0 && r.everLive
+	r.mu.Unlock()
+	if allGone && !r.closing.Load() && r.opts.OnClosed != nil {
+		r.endedOnce.Do(func() { go r.opts.OnClosed() })
+	}
+}
+
+// AddDownTrack adds a subscriber to the snapshot and asks for a keyframe so
+// it can start promptly. Copy-on-write: the forwarders keep iterating
+// whichever snapshot they loaded.
+func (r *Receiver) AddDownTrack(d *DownTrack) {
+	r.mu.Lock()
+	old := *r.downs.Load()
+	if slices.Contains(old, d) {
+		r.mu.Unlock()
+		return
+	}
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, d)
+	r.downs.Store(&next)
+	r.mu.Unlock()
+	if r.video {
+		r.RequestKeyframe(d.effectiveTarget())
+	}
+}
+
+// RemoveDownTrack drops a subscriber from the snapshot. A forwarder that
+// loaded the old snapshot may still deliver one more packet to it.
+func (r *Receiver) RemoveDownTrack(d *DownTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.downs.Load()
+	i := slices.Index(old, d)
+	if i < 0 {
+		return
+	}
+	next := make([]*DownTrack, 0, len(old)-1)
+	next = append(next, old[:i]...)
+	next = append(next, old[i+1:]...)
+	r.downs.Store(&next)
+}
+
+// DownTracks returns the current snapshot (do not modify it).
+func (r *Receiver) DownTracks() []*DownTrack { return *r.downs.Load() }
+
+// RequestKeyframe asks the publisher for a keyframe on layer, at most once
+// per pliInterval per layer. Safe from any goroutine; it never blocks on the
+// control plane.
+func (r *Receiver) RequestKeyframe(layer int) {
+	if !r.video {
+		return
+	}
+	r.keyframeRequests.Add(1)
+	if layer < 0 || layer >= maxLayers {
+		layer = int(r.maxLayer.Load())
+		if layer < 0 {
+			return
+		}
+	}
+	l := r.layers[layer].Load()
+	if l == nil {
+		return
+	}
+	now := nanotime()
+	last := l.lastPLI.Load()
+	if last != 0 && now-last < int64(pliInterval) {
+		return
+	}
+	if !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	r.plisSent.Add(1)
+	if r.opts.OnKeyframeRequest != nil {
+		r.opts.OnKeyframeRequest(l.ssrc)
+		return
+	}
+	if pc := r.opts.PublisherPC; pc != nil {
+		if err := pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err != nil {
+			r.log.Debug("PLI write failed", "layer", layer, "err", err)
+		}
+	}
+}
+
+// cachedPacket returns the cached packet (referenced) or nil.
+func (r *Receiver) cachedPacket(layer int8, seq uint16) *packet {
+	if layer < 0 || int(layer) >= maxLayers {
+		return nil
+	}
+	l := r.layers[layer].Load()
+	if l == nil {
+		return nil
+	}
+	return l.cache.get(seq)
+}
+
+// AudioLevel returns the smoothed level (0..1, 1 = loudest) from the
+// ssrc-audio-level extension and whether the speaker was loud recently.
+func (r *Receiver) AudioLevel() (level float32, active bool) {
+	return r.audio.get(nanotime())
+}
+
+// Layers lists the indexes of layers whose forwarder is still running.
+func (r *Receiver) Layers() []int {
+	var out []int
+	for i := range r.layers {
+		if l := r.layers[i].Load(); l != nil && !l.ended.Load() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Kind is audio or video.
+func (r *Receiver) Kind() webrtc.RTPCodecType { return r.opts.Kind }
+
+// Codec is the publisher's negotiated codec.
+func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.opts.Codec }
+
+// Close stops the forwarders and the writer pool and waits for them, so that
+// when it returns no goroutine of this receiver is left (except a fan-out
+// writer stuck inside a subscriber's write, which leaves when that write
+// returns). Idempotent.
+func (r *Receiver) Close() {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closing.Store(true)
+		r.mu.Unlock()
+		now := time.Now()
+		for i := range r.layers {
+			l := r.layers[i].Load()
+			if l == nil || l.track == nil {
+				continue
+			}
+			_ = l.track.SetReadDeadline(now)
+			if l.rtpReceiver != nil {
+				if l.rid != "" {
+					_ = l.rtpReceiver.SetReadDeadlineSimulcast(now, l.rid)
+				} else {
+					_ = l.rtpReceiver.SetReadDeadline(now)
+				}
+			}
+		}
+		r.wg.Wait()
+		if f := r.fan.Load(); f != nil {
+			f.close()
+		}
+		for i := range r.layers {
+			if l := r.layers[i].Load(); l != nil {
+				l.cache.clear()
+			}
+		}
+	})
+}

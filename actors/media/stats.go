@@ -1,0 +1,95 @@
+package media
+
+// LayerStats are the counters of one upstream layer.
+type LayerStats struct {
+	Layer     int
+	RID       string
+	SSRC      uint32
+	Packets   uint64
+	Bytes     uint64 // RTP payload + 12-byte fixed header
+	Lost      uint64 // sequence gaps seen by the forwarder (before NACK recovery)
+	Keyframes uint64
+	Active    bool
+}
+
+// ReceiverStats is a snapshot of a Receiver's atomic counters.
+type ReceiverStats struct {
+	Packets          uint64
+	Bytes            uint64
+	Lost             uint64
+	PLIsSent         uint64 // keyframe requests that passed the throttle
+	KeyframeRequests uint64 // all requests, throttled or not
+	ReadErrors       uint64
+	BitrateBps       uint64 // over the interval since the previous Stats call
+	DownTracks       int
+	Layers           []LayerStats
+}
+
+// Stats reads the counters. The bitrate is computed against the previous
+// call, so call it from one place (the track actor's stats tick).
+func (r *Receiver) Stats() ReceiverStats {
+	s := ReceiverStats{
+		PLIsSent:         r.plisSent.Load(),
+		KeyframeRequests: r.keyframeRequests.Load(),
+		ReadErrors:       r.readErrors.Load(),
+		DownTracks:       len(*r.downs.Load()),
+	}
+	for i := range r.layers {
+		l := r.layers[i].Load()
+		if l == nil {
+			continue
+		}
+		ls := LayerStats{
+			Layer: i, RID: l.rid, SSRC: l.ssrc,
+			Packets: l.packets.Load(), Bytes: l.bytes.Load(), Lost: l.lost.Load(),
+			Keyframes: l.keyframe.Load(), Active: !l.ended.Load(),
+		}
+		s.Packets += ls.Packets
+		s.Bytes += ls.Bytes
+		s.Lost += ls.Lost
+		s.Layers = append(s.Layers, ls)
+	}
+	now := nanotime()
+	r.statsMu.Lock()
+	if r.statsAt != 0 && now > r.statsAt && s.Bytes >= r.statsBytes {
+		r.lastBitrate = (s.Bytes - r.statsBytes) * 8 * 1e9 / uint64(now-r.statsAt)
+	}
+	r.statsBytes, r.statsAt = s.Bytes, now
+	s.BitrateBps = r.lastBitrate
+	r.statsMu.Unlock()
+	return s
+}
+
+// DownTrackStats is a snapshot of a DownTrack's atomic counters.
+type DownTrackStats struct {
+	Packets       uint64
+	Bytes         uint64
+	NACKsReceived uint64 // sequence numbers asked for
+	NACKsAnswered uint64 // retransmitted from the cache
+	NACKsMissed   uint64 // no longer cached or never sent
+	PLIsReceived  uint64 // PLI and FIR
+	Dropped       uint64 // skipped: waiting for keyframe, queue full, stalled
+	WriteErrors   uint64
+	LayerSwitches uint64
+	CurrentLayer  int // -1 before the first packet
+	TargetLayer   int // -1 = highest available
+	Paused        bool
+}
+
+// Stats reads the counters.
+func (d *DownTrack) Stats() DownTrackStats {
+	return DownTrackStats{
+		Packets:       d.packets.Load(),
+		Bytes:         d.bytes.Load(),
+		NACKsReceived: d.nacksReceived.Load(),
+		NACKsAnswered: d.nacksAnswered.Load(),
+		NACKsMissed:   d.nacksMissed.Load(),
+		PLIsReceived:  d.plisReceived.Load(),
+		Dropped:       d.dropped.Load(),
+		WriteErrors:   d.writeErrors.Load(),
+		LayerSwitches: d.layerSwitches.Load(),
+		CurrentLayer:  int(d.cur.Load()),
+		TargetLayer:   int(d.target.Load()),
+		Paused:        d.paused.Load(),
+	}
+}

@@ -1,0 +1,63 @@
+package lkclient
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pion/ice/v2"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v3"
+)
+
+// newAPI builds the pion API shared by a client's two PeerConnections:
+// default codecs and interceptors, simulcast header extensions (mid, rid,
+// repaired-rid) and loopback-only ICE without mDNS. pion copies the media
+// engine and builds interceptors per PeerConnection, so sharing is safe.
+func newAPI(opts Options) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("register codecs: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, fmt.Errorf("register interceptors: %w", err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return nil, fmt.Errorf("simulcast extensions: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if opts.ConfigureSettingEngine != nil {
+		opts.ConfigureSettingEngine(&se)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// videoFeedback is what we ask for on published video: PLI/FIR for keyframes, NACK, congestion control.
+var videoFeedback = []webrtc.RTCPFeedback{
+	{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	{Type: "transport-cc"},
+}
+
+// codecCapability maps a mime type to the capability we publish with.
+func codecCapability(mime string) (webrtc.RTPCodecCapability, error) {
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
+		return webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, nil
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		return webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: videoFeedback,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+		}, nil
+	case strings.EqualFold(mime, webrtc.MimeTypeOpus):
+		return webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+			SDPFmtpLine:  "minptime=10;useinbandfec=1",
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}},
+		}, nil
+	}
+	return webrtc.RTPCodecCapability{}, fmt.Errorf("%q: %w", mime, ErrUnsupportedCodec)
+}

@@ -1,0 +1,339 @@
+// Package actors is the domain of the node: rooms, participants and published tracks, each an actor
+// that owns its state. The edges (package transport) reach it only through the methods of Node and
+// Session declared here; everything behind them is message passing.
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// Config holds everything a Node needs. The zero value of every field has a sensible default.
+type Config struct {
+	// NodeID names this node in ServerInfo and logs.
+	NodeID string
+	// Version is reported to clients as server_info.version; livekit-client refuses servers below 1.8.0.
+	Version string
+	// Region is reported in ServerInfo.
+	Region string
+	// Logger receives every log line of the node; nil means slog.Default().
+	Logger *slog.Logger
+	// Media configures the WebRTC engine shared by every participant.
+	Media media.Config
+	// Room holds defaults for rooms that do not set their own.
+	Room RoomConfig
+	// Limits caps what one node, room or participant may use.
+	Limits Limits
+	// ICEServers are handed to clients in JoinResponse. The default hands out none.
+	ICEServers []*livekit.ICEServer
+	// PingInterval and PingTimeout are told to clients in JoinResponse (LiveKit: 5 s and 15 s).
+	PingInterval, PingTimeout time.Duration
+	// RequestTimeout bounds every Room API call that has no earlier context deadline.
+	RequestTimeout time.Duration
+}
+
+// RoomConfig holds room defaults.
+type RoomConfig struct {
+	// EmptyTimeout closes a room nobody has joined after this long (LiveKit default 5 min).
+	EmptyTimeout time.Duration
+	// DepartureTimeout closes a room this long after its last participant left (LiveKit default 20 s).
+	DepartureTimeout time.Duration
+	// MaxParticipants caps a room's participants; 0 means no cap.
+	MaxParticipants int
+	// DisableAutoCreate refuses joins to rooms that were not created through the Room API.
+	DisableAutoCreate bool
+	// EnableRemoteUnmute lets MutePublishedTrack unmute a track (LiveKit refuses this by default).
+	EnableRemoteUnmute bool
+}
+
+// Limits caps resources per node, room and participant. Zero means the default.
+type Limits struct {
+	// MaxRooms caps the rooms on this node; 0 means no cap.
+	MaxRooms int
+	// MaxTracksPerParticipant caps published tracks per participant (default 16).
+	MaxTracksPerParticipant int
+	// MaxMetadataSize caps room and participant metadata in bytes (default 64 KiB).
+	MaxMetadataSize int
+	// MaxDataPacketSize caps one data packet relayed by the node (default 64 KiB).
+	MaxDataPacketSize int
+}
+
+// Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.
+var (
+	ErrRoomNotFound        = errors.New("requested room does not exist")
+	ErrParticipantNotFound = errors.New("participant does not exist")
+	ErrTrackNotFound       = errors.New("track does not exist")
+	ErrRoomFull            = errors.New("room is full")
+	ErrTooManyRooms        = errors.New("node has reached its room limit")
+	ErrInvalidArgument     = errors.New("invalid argument")
+	ErrFailedPrecondition  = errors.New("failed precondition")
+	ErrNotAllowed          = errors.New("not allowed")
+	ErrTimeout             = errors.New("request timed out")
+	ErrNodeClosed          = errors.New("node is shutting down")
+	ErrRoomClosing         = errors.New("room is closing")
+)
+
+// SignalSink is the outbound half of a signalling connection. The participant actor and its room
+// push SignalResponses into it; the transport's writer goroutine drains it.
+type SignalSink interface {
+	// Send queues one response. It never blocks; it fails when the sink is closed or full.
+	Send(*livekit.SignalResponse) error
+	// Close flushes what is queued, then closes the connection.
+	Close()
+}
+
+// JoinRequest carries everything the edge learned about a joining client: identity and grants from
+// its token, options from the query string, and the sink for its replies.
+type JoinRequest struct {
+	Room, Identity, Name, Metadata string
+	Attributes                     map[string]string
+	// Permission comes from the token's video grant.
+	Permission *livekit.ParticipantPermission
+	Kind       livekit.ParticipantInfo_Kind
+	// AutoSubscribe subscribes the participant to every track in the room (the SDKs' default).
+	AutoSubscribe  bool
+	AdaptiveStream bool
+	// Client describes the SDK (sdk, version, protocol, os, browser, ...).
+	Client *livekit.ClientInfo
+	// Reconnect and ReconnectSID are set when a client tries to resume a session.
+	Reconnect    bool
+	ReconnectSID string
+	// Sink receives every response for this participant; JoinResponse is always the first.
+	Sink SignalSink
+}
+
+// Session is the edge's handle on one joined participant.
+type Session struct {
+	node *Node
+	pid  *actor.PID
+	sid  string
+}
+
+// ParticipantSID returns the PA_ id given to the participant.
+func (s *Session) ParticipantSID() string { return s.sid }
+
+// Signal hands one decoded request from the client to its participant actor.
+func (s *Session) Signal(req *livekit.SignalRequest) {
+	s.node.system.Root.Send(s.pid, &signalIn{req: req})
+}
+
+// Close tells the participant its connection is gone. abrupt is true when the socket closed without
+// a leave request.
+func (s *Session) Close(abrupt bool) {
+	s.node.system.Root.Send(s.pid, &connectionClosed{abrupt: abrupt})
+}
+
+// ActorInfo describes one live actor for inspection.
+type ActorInfo struct {
+	// Path is the actor's place in the tree, e.g. /node/rooms/r1/alice/TR_x.
+	Path string `json:"path"`
+	// Kind is node, room, participant or track.
+	Kind string `json:"kind"`
+	// Mailbox is the number of user messages waiting.
+	Mailbox int64 `json:"mailbox"`
+	// Processed counts user messages handled so far.
+	Processed int64 `json:"processed"`
+	// Stats holds kind-specific figures (participants, packets, bytes, PC state, ...).
+	Stats map[string]any `json:"stats,omitempty"`
+}
+
+// requestTimeout picks the deadline for one actor request.
+func (n *Node) requestTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 {
+			return d
+		}
+		return time.Millisecond
+	}
+	return n.cfg.RequestTimeout
+}
+
+// ask sends msg to the node actor and waits for its reply, turning reply errors into Go errors.
+func (n *Node) ask(ctx context.Context, msg any) (any, error) {
+	if n.closed.Load() {
+		return nil, ErrNodeClosed
+	}
+	f := n.system.Root.RequestFuture(n.pid, msg, n.requestTimeout(ctx))
+	res, err := f.Result()
+	if err != nil {
+		if errors.Is(err, actor.ErrTimeout) {
+			return nil, fmt.Errorf("%T: %w", msg, ErrTimeout)
+		}
+		return nil, fmt.Errorf("%T: %w", msg, err)
+	}
+	if e, ok := res.(*replyError); ok {
+		return nil, e.err
+	}
+	return res, nil
+}
+
+// askRoom sends a request that the node routes to one room's actor.
+func (n *Node) askRoom(ctx context.Context, room string, msg any) (any, error) {
+	if room == "" {
+		return nil, fmt.Errorf("room name is empty: %w", ErrInvalidArgument)
+	}
+	return n.ask(ctx, &toRoom{room: room, msg: msg})
+}
+
+// CreateRoom creates a room, or returns the existing one of that name (LiveKit's behaviour).
+func (n *Node) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	if req.GetName() == "" {
+		return nil, fmt.Errorf("room name is empty: %w", ErrInvalidArgument)
+	}
+	if err := n.checkMetadata(req.GetMetadata()); err != nil {
+		return nil, err
+	}
+	res, err := n.ask(ctx, &createRoom{req: req})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*livekit.Room), nil
+}
+
+// ListRooms lists the rooms on this node, filtered by names when any are given.
+func (n *Node) ListRooms(ctx context.Context, names []string) ([]*livekit.Room, error) {
+	res, err := n.ask(ctx, &listRooms{names: names})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*roomList).rooms, nil
+}
+
+// DeleteRoom disconnects everyone in a room (leave with ROOM_DELETED) and closes it. It returns once
+// the room's actors are gone.
+func (n *Node) DeleteRoom(ctx context.Context, room string) error {
+	res, err := n.ask(ctx, &deleteRoom{name: room})
+	if err != nil {
+		return err
+	}
+	pid := res.(*roomDeleted).pid
+	// The room stops itself on closeRoom; the poison pill only gives us a future that resolves
+	// once it and its participants are gone.
+	if err := n.system.Root.PoisonFuture(pid).Wait(); err != nil {
+		return fmt.Errorf("waiting for room %q to stop: %w", room, ErrTimeout)
+	}
+	return nil
+}
+
+// ListParticipants lists a room's participants, hidden ones included.
+func (n *Node) ListParticipants(ctx context.Context, room string) ([]*livekit.ParticipantInfo, error) {
+	res, err := n.askRoom(ctx, room, &listParticipants{})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*participantList).participants, nil
+}
+
+// GetParticipant returns one participant of a room.
+func (n *Node) GetParticipant(ctx context.Context, room, identity string) (*livekit.ParticipantInfo, error) {
+	res, err := n.askRoom(ctx, room, &getParticipant{identity: identity})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*livekit.ParticipantInfo), nil
+}
+
+// RemoveParticipant disconnects a participant with leave{PARTICIPANT_REMOVED}.
+func (n *Node) RemoveParticipant(ctx context.Context, room, identity string) error {
+	_, err := n.askRoom(ctx, room, &removeParticipant{identity: identity})
+	return err
+}
+
+// MutePublishedTrack mutes (or, when enabled, unmutes) a participant's published track.
+func (n *Node) MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.TrackInfo, error) {
+	if !req.GetMuted() && !n.cfg.Room.EnableRemoteUnmute {
+		return nil, fmt.Errorf("remote unmute is disabled on this node: %w", ErrFailedPrecondition)
+	}
+	res, err := n.askRoom(ctx, req.GetRoom(), &muteTrack{identity: req.GetIdentity(), trackSID: req.GetTrackSid(), muted: req.GetMuted()})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*livekit.TrackInfo), nil
+}
+
+// UpdateParticipant changes a participant's metadata, name, attributes or permissions. Permission
+// changes apply at once: revoking canPublish unpublishes, revoking canSubscribe unsubscribes.
+func (n *Node) UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	if err := n.checkMetadata(req.GetMetadata()); err != nil {
+		return nil, err
+	}
+	res, err := n.askRoom(ctx, req.GetRoom(), &updateParticipant{req: req})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*livekit.ParticipantInfo), nil
+}
+
+// UpdateSubscriptions subscribes or unsubscribes a participant to tracks.
+func (n *Node) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error {
+	_, err := n.askRoom(ctx, req.GetRoom(), &updateSubscriptions{
+		identity: req.GetIdentity(),
+		update: &livekit.UpdateSubscription{
+			TrackSids:         req.GetTrackSids(),
+			Subscribe:         req.GetSubscribe(),
+			ParticipantTracks: req.GetParticipantTracks(),
+		},
+	})
+	return err
+}
+
+// SendData sends a data packet from the server to a room (all of it, or the listed identities).
+func (n *Node) SendData(ctx context.Context, req *livekit.SendDataRequest) error {
+	if len(req.GetData()) > n.cfg.Limits.MaxDataPacketSize {
+		return fmt.Errorf("data is %d bytes, limit %d: %w", len(req.GetData()), n.cfg.Limits.MaxDataPacketSize, ErrInvalidArgument)
+	}
+	_, err := n.askRoom(ctx, req.GetRoom(), &sendServerData{req: req})
+	return err
+}
+
+// UpdateRoomMetadata sets a room's metadata and tells everyone in it (room_update).
+func (n *Node) UpdateRoomMetadata(ctx context.Context, room, metadata string) (*livekit.Room, error) {
+	if err := n.checkMetadata(metadata); err != nil {
+		return nil, err
+	}
+	res, err := n.askRoom(ctx, room, &updateRoomMetadata{metadata: metadata})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*livekit.Room), nil
+}
+
+// Join admits a participant to a room, creating the room unless auto-create is off. It returns once
+// the JoinResponse is queued on req.Sink.
+func (n *Node) Join(ctx context.Context, req JoinRequest) (*Session, error) {
+	switch {
+	case req.Room == "":
+		return nil, fmt.Errorf("no room name: %w", ErrInvalidArgument)
+	case req.Identity == "":
+		return nil, fmt.Errorf("identity cannot be empty: %w", ErrInvalidArgument)
+	case req.Sink == nil:
+		return nil, fmt.Errorf("join without a signal sink: %w", ErrInvalidArgument)
+	}
+	if err := n.checkMetadata(req.Metadata); err != nil {
+		return nil, err
+	}
+	if req.Permission == nil {
+		req.Permission = &livekit.ParticipantPermission{CanPublish: true, CanSubscribe: true, CanPublishData: true}
+	}
+	res, err := n.ask(ctx, &joinRoom{req: &req})
+	if err != nil {
+		return nil, err
+	}
+	j := res.(*joined)
+	return &Session{node: n, pid: j.pid, sid: j.sid}, nil
+}
+
+func (n *Node) checkMetadata(md string) error {
+	if len(md) > n.cfg.Limits.MaxMetadataSize {
+		return fmt.Errorf("metadata is %d bytes, limit %d: %w", len(md), n.cfg.Limits.MaxMetadataSize, ErrInvalidArgument)
+	}
+	return nil
+}

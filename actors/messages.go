@@ -1,0 +1,203 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// Messages inside the actor tree. Requests from the edge carry protobuf where the Room API or the
+// signalling protocol already defines a message, so relaying them to another node later is a
+// transport change. Each message is handled by exactly one kind of actor, named in its comment.
+
+// replyError is the reply to a request that failed; Node.ask turns it back into an error.
+type replyError struct{ err error }
+
+// --- edge → node ---
+
+// createRoom asks the node to create a room (node).
+type createRoom struct{ req *livekit.CreateRoomRequest }
+
+// listRooms asks the node for its rooms (node). Reply: *roomList.
+type listRooms struct{ names []string }
+
+type roomList struct{ rooms []*livekit.Room }
+
+// deleteRoom asks the node to close a room (node). Reply: *roomDeleted.
+type deleteRoom struct{ name string }
+
+type roomDeleted struct{ pid *actor.PID }
+
+// toRoom wraps a request the node routes, unchanged, to the named room (node).
+type toRoom struct {
+	room string
+	msg  any
+}
+
+// joinRoom admits a participant (node, then room). Reply: *joined.
+type joinRoom struct{ req *JoinRequest }
+
+type joined struct {
+	pid *actor.PID
+	sid string
+}
+
+// shutdown closes every room with SERVER_SHUTDOWN (node). Reply: *roomPIDs.
+type shutdown struct{}
+
+type roomPIDs struct{ pids []*actor.PID }
+
+// injectPanic makes the receiving actor panic inside Receive (any actor; tests only).
+type injectPanic struct{}
+
+// --- room → node ---
+
+// roomSummary keeps the node's copy of a room's public info current (node).
+type roomSummary struct{ room *livekit.Room }
+
+// --- edge → room (routed by the node) ---
+
+type listParticipants struct{}
+
+type participantList struct{ participants []*livekit.ParticipantInfo }
+
+type getParticipant struct{ identity string }
+
+type removeParticipant struct{ identity string }
+
+type muteTrack struct {
+	identity, trackSID string
+	muted              bool
+}
+
+type updateParticipant struct {
+	req *livekit.UpdateParticipantRequest
+}
+
+// updateSubscriptions changes what a participant receives (room; from the Room API or, with
+// identity set by the participant itself, from its client).
+type updateSubscriptions struct {
+	identity string
+	update   *livekit.UpdateSubscription
+}
+
+type sendServerData struct{ req *livekit.SendDataRequest }
+
+type updateRoomMetadata struct{ metadata string }
+
+// closeRoom disconnects everyone with the given reason and stops the room (room).
+type closeRoom struct{ reason livekit.DisconnectReason }
+
+type ok struct{}
+
+// --- participant → room ---
+
+// participantChanged carries a participant's new info (room), to store and broadcast.
+type participantChanged struct{ info *livekit.ParticipantInfo }
+
+// trackPublished tells the room a track has media and may be subscribed to (room).
+type trackPublished struct {
+	publisherSID string
+	info         *livekit.TrackInfo
+	pid          *actor.PID
+	receiver     *media.Receiver
+	codec        webrtc.RTPCodecCapability
+}
+
+// trackUnpublished tells the room a track is gone (room).
+type trackUnpublished struct {
+	publisherSID, trackSID string
+}
+
+// dataFrom carries a data packet a participant sent, already stamped with its identity (room).
+type dataFrom struct {
+	senderIdentity string
+	kind           livekit.DataPacket_Kind
+	packet         *livekit.DataPacket
+}
+
+// --- room → participant ---
+
+// subscribeTrack asks a participant to receive a published track (participant).
+type subscribeTrack struct {
+	publisherSID string
+	info         *livekit.TrackInfo
+	pid          *actor.PID
+	receiver     *media.Receiver
+	codec        webrtc.RTPCodecCapability
+}
+
+// unsubscribeTrack asks a participant to stop receiving a track (participant).
+type unsubscribeTrack struct{ trackSID string }
+
+// deliverData asks a participant to send an encoded DataPacket to its client (participant).
+type deliverData struct {
+	kind livekit.DataPacket_Kind
+	data []byte
+}
+
+// kick disconnects a participant with a reason (participant).
+type kick struct{ reason livekit.DisconnectReason }
+
+// --- participant → track ---
+
+// addDownTrack attaches a subscriber's DownTrack to the track's fan-out (track).
+type addDownTrack struct {
+	subscriber *actor.PID
+	downTrack  *media.DownTrack
+}
+
+// removeDownTrack detaches it again (track).
+type removeDownTrack struct{ subscriber *actor.PID }
+
+// addLayer hands another simulcast layer of the same track to its actor (track).
+type addLayer struct {
+	remote   *webrtc.TrackRemote
+	receiver *webrtc.RTPReceiver
+}
+
+// upstreamEnded says every layer of the publisher's track has ended (track).
+type upstreamEnded struct{}
+
+// --- edge → participant ---
+
+// signalIn is one request from the participant's client (participant).
+type signalIn struct{ req *livekit.SignalRequest }
+
+// connectionClosed says the signalling connection is gone (participant).
+type connectionClosed struct{ abrupt bool }
+
+// --- pion callbacks → participant (each delivered through the mailbox, never handled in place) ---
+
+type localCandidate struct {
+	target    livekit.SignalTarget
+	candidate *webrtc.ICECandidate
+}
+
+type pcStateChanged struct {
+	target livekit.SignalTarget
+	state  webrtc.PeerConnectionState
+}
+
+type remoteTrackArrived struct {
+	remote   *webrtc.TrackRemote
+	receiver *webrtc.RTPReceiver
+}
+
+type dataChannelOpened struct {
+	target  livekit.SignalTarget
+	channel *webrtc.DataChannel
+}
+
+type dataReceived struct {
+	label string
+	data  []byte
+}
+
+// speakerTick asks the room to look at audio levels (room).
+type speakerTick struct{}
+
+// roomTimeout fires the room's empty/departure timer (room); gen guards against stale timers.
+type roomTimeout struct{ gen int }

@@ -1,0 +1,316 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// Node is one SFU node: an actor system whose root actor (/node) owns the rooms, plus the WebRTC
+// engine every participant shares.
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	system    *actor.ActorSystem
+	pid       *actor.PID
+	engine    *media.Engine
+	inspector inspector
+	closed    atomic.Bool
+}
+
+// NewNode starts a node: the actor system, the /node actor and the WebRTC engine.
+func NewNode(cfg Config) (*Node, error) {
+	cfg = withDefaults(cfg)
+	log := cfg.Logger.With("node", cfg.NodeID)
+	engine, err := media.NewEngine(cfg.Media, log.With("component", "media"))
+	if err != nil {
+		return nil, fmt.Errorf("starting media engine: %w", err)
+	}
+	quiet := slog.New(discardHandler{})
+	system := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		actor.WithDeadLetterThrottleCount(0),
+	)
+	n := &Node{cfg: cfg, log: log, system: system, engine: engine}
+	system.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
+		}
+	})
+	pid, _, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
+		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}}
+		st.describe = na.describe
+		return na
+	}, actor.WithSupervisor(stopOnPanic()))
+	if err != nil {
+		_ = engine.Close()
+		return nil, fmt.Errorf("spawning node actor: %w", err)
+	}
+	n.pid = pid
+	log.Info("node started", "version", cfg.Version, "udp", engine.UDPAddr().String())
+	return n, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = newID("ND_")
+	}
+	if cfg.Version == "" {
+		cfg.Version = "1.9.0"
+	}
+	if cfg.Room.EmptyTimeout == 0 {
+		cfg.Room.EmptyTimeout = 5 * time.Minute
+	}
+	if cfg.Room.DepartureTimeout == 0 {
+		cfg.Room.DepartureTimeout = 20 * time.Second
+	}
+	if cfg.Limits.MaxTracksPerParticipant == 0 {
+		cfg.Limits.MaxTracksPerParticipant = 16
+	}
+	if cfg.Limits.MaxMetadataSize == 0 {
+		cfg.Limits.MaxMetadataSize = 64 << 10
+	}
+	if cfg.Limits.MaxDataPacketSize == 0 {
+		cfg.Limits.MaxDataPacketSize = 64 << 10
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 5 * time.Second
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = 15 * time.Second
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	return cfg
+}
+
+// UDPAddr is the address of the node's single ICE UDP port.
+func (n *Node) UDPAddr() string { return n.engine.UDPAddr().String() }
+
+// Close disconnects every participant with leave{SERVER_SHUTDOWN}, closes every room and waits
+// until their actors are gone (or ctx ends), then stops the WebRTC engine.
+func (n *Node) Close(ctx context.Context) error {
+	if n.closed.Load() {
+		return nil
+	}
+	res, err := n.ask(ctx, &shutdown{})
+	n.closed.Store(true)
+	var waitErr error
+	if err == nil {
+		for _, pid := range res.(*roomPIDs).pids {
+			if err := n.system.Root.PoisonFuture(pid).Wait(); err != nil {
+				waitErr = errors.Join(waitErr, fmt.Errorf("room %s: %w", pid.Id, err))
+			}
+		}
+	}
+	if err := n.system.Root.PoisonFuture(n.pid).Wait(); err != nil {
+		waitErr = errors.Join(waitErr, fmt.Errorf("node actor: %w", err))
+	}
+	n.system.Shutdown()
+	if err := n.engine.Close(); err != nil {
+		waitErr = errors.Join(waitErr, fmt.Errorf("media engine: %w", err))
+	}
+	n.log.Info("node stopped")
+	return errors.Join(err, waitErr)
+}
+
+// spawn starts a named child actor with a stats-counting mailbox registered with the inspector.
+func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce func(*actorStats) actor.Actor, opts ...actor.PropsOption) (*actor.PID, *actorStats, error) {
+	st := &actorStats{kind: kind}
+	id := name
+	if self := parent.Self(); self != nil {
+		id = self.Id + "/" + name
+	}
+	n.inspector.add(id, st)
+	opts = append(opts, actor.WithMailbox(actor.Unbounded(st)))
+	props := actor.PropsFromProducer(func() actor.Actor { return produce(st) }, opts...)
+	pid, err := parent.SpawnNamed(props, name)
+	if err != nil {
+		if !errors.Is(err, actor.ErrNameExists) {
+			n.inspector.remove(id)
+		}
+		return nil, nil, err
+	}
+	return pid, st, nil
+}
+
+// stopOnPanic is the supervision strategy of every parent: a failed child is stopped, never
+// restarted. A restarted participant would leak its PeerConnections and desync its client; a
+// restarted room would be a second, empty room under the same name.
+func stopOnPanic() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(0, time.Second, func(any) actor.Directive { return actor.StopDirective })
+}
+
+// roomEntry is the node's view of one room.
+type roomEntry struct {
+	pid  *actor.PID
+	info *livekit.Room
+}
+
+// nodeActor is /node: it creates, finds and forgets rooms.
+type nodeActor struct {
+	node       *Node
+	rooms      map[string]*roomEntry
+	numRooms   atomic.Int64
+	shutdowned bool
+}
+
+func (a *nodeActor) describe() map[string]any {
+	return map[string]any{"rooms": a.numRooms.Load()}
+}
+
+// Receive handles the node's messages.
+func (a *nodeActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *createRoom:
+		e, err := a.ensureRoom(ctx, m.req, true)
+		if err != nil {
+			ctx.Respond(&replyError{err})
+			return
+		}
+		ctx.Respond(proto.Clone(e.info))
+	case *listRooms:
+		ctx.Respond(&roomList{rooms: a.list(m.names)})
+	case *deleteRoom:
+		e, found := a.rooms[m.name]
+		if !found {
+			ctx.Respond(&replyError{fmt.Errorf("room %q: %w", m.name, ErrRoomNotFound)})
+			return
+		}
+		a.forget(m.name)
+		ctx.Send(e.pid, &closeRoom{reason: livekit.DisconnectReason_ROOM_DELETED})
+		ctx.Respond(&roomDeleted{pid: e.pid})
+	case *toRoom:
+		e, found := a.rooms[m.room]
+		if !found {
+			ctx.Respond(&replyError{fmt.Errorf("room %q: %w", m.room, ErrRoomNotFound)})
+			return
+		}
+		ctx.RequestWithCustomSender(e.pid, m.msg, ctx.Sender())
+	case *joinRoom:
+		e, err := a.ensureRoom(ctx, &livekit.CreateRoomRequest{Name: m.req.Room}, !a.node.cfg.Room.DisableAutoCreate)
+		if err != nil {
+			ctx.Respond(&replyError{err})
+			return
+		}
+		ctx.Forward(e.pid)
+	case *roomSummary:
+		if e, found := a.rooms[m.room.GetName()]; found && e.info.GetSid() == m.room.GetSid() {
+			e.info = m.room
+		}
+	case *actor.Terminated:
+		for name, e := range a.rooms {
+			if e.pid.Equal(m.Who) {
+				a.forget(name)
+				break
+			}
+		}
+	case *shutdown:
+		a.shutdowned = true
+		pids := make([]*actor.PID, 0, len(a.rooms))
+		for name, e := range a.rooms {
+			pids = append(pids, e.pid)
+			ctx.Send(e.pid, &closeRoom{reason: livekit.DisconnectReason_SERVER_SHUTDOWN})
+			a.forget(name)
+		}
+		ctx.Respond(&roomPIDs{pids: pids})
+	case *injectPanic:
+		panic("injected panic in node actor")
+	case *actor.Stopped:
+		a.node.inspector.remove(ctx.Self().Id)
+	}
+}
+
+func (a *nodeActor) forget(name string) {
+	delete(a.rooms, name)
+	a.numRooms.Store(int64(len(a.rooms)))
+}
+
+// ensureRoom returns the named room, creating it when create is true.
+func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest, create bool) (*roomEntry, error) {
+	if e, found := a.rooms[req.GetName()]; found {
+		return e, nil
+	}
+	switch {
+	case a.shutdowned:
+		return nil, ErrNodeClosed
+	case !create:
+		return nil, fmt.Errorf("room %q: %w", req.GetName(), ErrRoomNotFound)
+	case a.node.cfg.Limits.MaxRooms > 0 && len(a.rooms) >= a.node.cfg.Limits.MaxRooms:
+		return nil, fmt.Errorf("%d rooms open: %w", len(a.rooms), ErrTooManyRooms)
+	}
+	now := time.Now()
+	cfg := a.node.cfg.Room
+	info := &livekit.Room{
+		Sid:              newID("RM_"),
+		Name:             req.GetName(),
+		EmptyTimeout:     uint32(cfg.EmptyTimeout / time.Second),
+		DepartureTimeout: uint32(cfg.DepartureTimeout / time.Second),
+		MaxParticipants:  uint32(cfg.MaxParticipants),
+		CreationTime:     now.Unix(),
+		CreationTimeMs:   now.UnixMilli(),
+		Metadata:         req.GetMetadata(),
+	}
+	if req.GetEmptyTimeout() > 0 {
+		info.EmptyTimeout = req.GetEmptyTimeout()
+	}
+	if req.GetDepartureTimeout() > 0 {
+		info.DepartureTimeout = req.GetDepartureTimeout()
+	}
+	if req.GetMaxParticipants() > 0 {
+		info.MaxParticipants = req.GetMaxParticipants()
+	}
+	pid, _, err := a.node.spawn(ctx, "rooms/"+pathSegment(req.GetName()), "room", func(st *actorStats) actor.Actor {
+		return newRoomActor(a.node, proto.Clone(info).(*livekit.Room), st)
+	}, actor.WithSupervisor(stopOnPanic()))
+	if err != nil {
+		if errors.Is(err, actor.ErrNameExists) {
+			return nil, fmt.Errorf("room %q: %w", req.GetName(), ErrRoomClosing)
+		}
+		return nil, fmt.Errorf("spawning room %q: %w", req.GetName(), err)
+	}
+	e := &roomEntry{pid: pid, info: info}
+	a.rooms[req.GetName()] = e
+	a.numRooms.Store(int64(len(a.rooms)))
+	a.node.log.Info("room created", "room", req.GetName(), "roomID", info.Sid)
+	return e, nil
+}
+
+func (a *nodeActor) list(names []string) []*livekit.Room {
+	out := make([]*livekit.Room, 0, len(a.rooms))
+	if len(names) > 0 {
+		for _, name := range names {
+			if e, found := a.rooms[name]; found {
+				out = append(out, proto.Clone(e.info).(*livekit.Room))
+			}
+		}
+		return out
+	}
+	for _, e := range a.rooms {
+		out = append(out, proto.Clone(e.info).(*livekit.Room))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// discardHandler drops protoactor's own log lines; the node logs what matters itself.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }

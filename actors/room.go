@@ -1,0 +1,565 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// speakerInterval is how often a room with audio looks at audio levels for speakers_changed.
+const speakerInterval = 300 * time.Millisecond
+
+// roomActor is /node/rooms/<name>: it owns the participant list, the published tracks, who is
+// subscribed to what, and the room's timers. It never touches media; participants and tracks do.
+type roomActor struct {
+	node *Node
+	log  *slog.Logger
+	info *livekit.Room
+
+	participants map[string]*memberEntry // by identity
+	tracks       map[string]*trackEntry  // by track SID
+	closing      bool
+
+	timer    *time.Timer
+	timerGen int
+	hadJoin  bool
+
+	speakerTimer *time.Timer
+	speaking     map[string]float32 // participant SID → level last reported as active
+
+	numParticipants, numTracks atomic.Int64
+}
+
+// memberEntry is the room's view of one participant.
+type memberEntry struct {
+	handle        *participantHandle
+	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
+	autoSubscribe bool
+}
+
+// trackEntry is the room's view of one published track.
+type trackEntry struct {
+	pub subscribeTrack // everything a subscriber needs, ready to send
+}
+
+func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
+	r := &roomActor{
+		node:         n,
+		log:          n.log.With("room", info.Name, "roomID", info.Sid),
+		info:         info,
+		participants: map[string]*memberEntry{},
+		tracks:       map[string]*trackEntry{},
+		speaking:     map[string]float32{},
+	}
+	st.describe = func() map[string]any {
+		return map[string]any{"sid": info.Sid, "participants": r.numParticipants.Load(), "tracks": r.numTracks.Load()}
+	}
+	return r
+}
+
+// Receive handles the room's messages.
+func (r *roomActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		r.armTimer(ctx, time.Duration(r.info.EmptyTimeout)*time.Second)
+	case *joinRoom:
+		r.join(ctx, m.req)
+	case *participantChanged:
+		r.participantChanged(ctx, m.info)
+	case *trackPublished:
+		r.trackPublished(ctx, m)
+	case *trackUnpublished:
+		r.dropTrack(ctx, m.trackSID)
+	case *dataFrom:
+		r.relayData(ctx, m.senderIdentity, m.kind, m.packet)
+	case *actor.Terminated:
+		r.participantGone(ctx, m.Who)
+	case *listParticipants:
+		list := make([]*livekit.ParticipantInfo, 0, len(r.participants))
+		for _, p := range r.sortedMembers() {
+			list = append(list, proto.Clone(p.info).(*livekit.ParticipantInfo))
+		}
+		ctx.Respond(&participantList{participants: list})
+	case *getParticipant:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Respond(proto.Clone(p.info))
+		}
+	case *removeParticipant:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Send(p.handle.pid, &kick{reason: livekit.DisconnectReason_PARTICIPANT_REMOVED})
+			ctx.Respond(&ok{})
+		}
+	case *muteTrack:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Forward(p.handle.pid)
+		}
+	case *updateParticipant:
+		if p := r.member(ctx, m.req.GetIdentity()); p != nil {
+			ctx.Forward(p.handle.pid)
+		}
+	case *updateSubscriptions:
+		if p := r.member(ctx, m.identity); p != nil {
+			r.applySubscriptions(ctx, p, m.update)
+			if ctx.Sender() != nil {
+				ctx.Respond(&ok{})
+			}
+		}
+	case *sendServerData:
+		r.relayData(ctx, "", kindOf(m.req.GetKind()), &livekit.DataPacket{
+			Kind:                  m.req.GetKind(),
+			DestinationIdentities: m.req.GetDestinationIdentities(),
+			Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
+				Payload:               m.req.GetData(),
+				Topic:                 m.req.Topic,
+				DestinationIdentities: m.req.GetDestinationIdentities(),
+				DestinationSids:       m.req.GetDestinationSids(),
+				Nonce:                 m.req.GetNonce(),
+			}},
+		})
+		ctx.Respond(&ok{})
+	case *updateRoomMetadata:
+		r.info.Metadata = m.metadata
+		r.publishSummary(ctx)
+		r.broadcast(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomUpdate{RoomUpdate: &livekit.RoomUpdate{Room: r.roomInfo()}}})
+		ctx.Respond(r.roomInfo())
+	case *closeRoom:
+		r.close(ctx, m.reason)
+	case *roomTimeout:
+		if m.gen == r.timerGen && len(r.participants) == 0 {
+			r.log.Info("room closed: nobody here", "hadParticipants", r.hadJoin)
+			r.close(ctx, livekit.DisconnectReason_ROOM_CLOSED)
+		}
+	case *speakerTick:
+		r.updateSpeakers(ctx)
+	case *injectPanic:
+		panic("injected panic in room actor")
+	case *actor.Stopping:
+		r.stopTimers()
+		for _, p := range r.participants {
+			p.handle.sendLeave(livekit.DisconnectReason_ROOM_CLOSED)
+		}
+	case *actor.Stopped:
+		r.node.inspector.remove(ctx.Self().Id)
+		r.log.Info("room stopped")
+	}
+}
+
+// member finds a participant or answers the request with ErrParticipantNotFound.
+func (r *roomActor) member(ctx actor.Context, identity string) *memberEntry {
+	p := r.participants[identity]
+	if p == nil && ctx.Sender() != nil {
+		ctx.Respond(&replyError{fmt.Errorf("%q in room %q: %w", identity, r.info.Name, ErrParticipantNotFound)})
+	}
+	return p
+}
+
+func (r *roomActor) sortedMembers() []*memberEntry {
+	list := make([]*memberEntry, 0, len(r.participants))
+	for _, p := range r.participants {
+		list = append(list, p)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].info.JoinedAtMs < list[j].info.JoinedAtMs })
+	return list
+}
+
+// join admits one participant: JoinResponse first, then its actor, then everyone else learns of it.
+func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
+	if r.closing {
+		ctx.Respond(&replyError{fmt.Errorf("room %q: %w", r.info.Name, ErrRoomClosing)})
+		return
+	}
+	old := r.participants[req.Identity]
+	count := len(r.participants)
+	if old != nil {
+		count--
+	}
+	if r.info.MaxParticipants > 0 && count >= int(r.info.MaxParticipants) {
+		ctx.Respond(&replyError{fmt.Errorf("room %q has %d participants: %w", r.info.Name, count, ErrRoomFull)})
+		return
+	}
+	if old != nil {
+		r.log.Info("duplicate identity: replacing the older session", "participant", req.Identity, "pID", old.info.Sid)
+		old.handle.sendLeave(livekit.DisconnectReason_DUPLICATE_IDENTITY)
+		ctx.Stop(old.handle.pid)
+		r.forgetMember(ctx, old)
+	}
+
+	now := time.Now()
+	info := &livekit.ParticipantInfo{
+		Sid:            newID("PA_"),
+		Identity:       req.Identity,
+		Name:           req.Name,
+		Metadata:       req.Metadata,
+		Attributes:     req.Attributes,
+		State:          livekit.ParticipantInfo_JOINED,
+		JoinedAt:       now.Unix(),
+		JoinedAtMs:     now.UnixMilli(),
+		Version:        1,
+		Permission:     req.Permission,
+		Kind:           req.Kind,
+		IsPublisher:    false,
+		ClientProtocol: req.Client.GetClientProtocol(),
+	}
+	subscriberPrimary := req.Permission.GetCanSubscribe()
+	others := make([]*livekit.ParticipantInfo, 0, len(r.participants))
+	for _, p := range r.sortedMembers() {
+		if !p.info.GetPermission().GetHidden() {
+			others = append(others, proto.Clone(p.info).(*livekit.ParticipantInfo))
+		}
+	}
+	r.hadJoin = true
+	r.timerGen++ // someone is here: no timer may close the room now
+	r.info.NumParticipants = uint32(count + 1)
+	join := &livekit.JoinResponse{
+		Room:              r.roomInfo(),
+		Participant:       proto.Clone(info).(*livekit.ParticipantInfo),
+		OtherParticipants: others,
+		ServerVersion:     r.node.cfg.Version,
+		IceServers:        r.node.cfg.ICEServers,
+		SubscriberPrimary: subscriberPrimary,
+		ClientConfiguration: &livekit.ClientConfiguration{
+			ResumeConnection: livekit.ClientConfigSetting_DISABLED,
+		},
+		PingTimeout:  int32(r.node.cfg.PingTimeout / time.Second),
+		PingInterval: int32(r.node.cfg.PingInterval / time.Second),
+		ServerInfo: &livekit.ServerInfo{
+			Edition:  livekit.ServerInfo_Standard,
+			Version:  r.node.cfg.Version,
+			Protocol: 16,
+			Region:   r.node.cfg.Region,
+			NodeId:   r.node.cfg.NodeID,
+		},
+	}
+	if err := req.Sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}}); err != nil {
+		ctx.Respond(&replyError{fmt.Errorf("sending join response: %w", err)})
+		return
+	}
+	handle := &participantHandle{sink: req.Sink}
+	pid, _, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", func(st *actorStats) actor.Actor {
+		return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
+	}, actor.WithSupervisor(stopOnPanic()))
+	if err != nil {
+		// The previous session of this identity is still stopping: give this one its own name.
+		pid, _, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", func(st *actorStats) actor.Actor {
+			return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
+		}, actor.WithSupervisor(stopOnPanic()))
+	}
+	if err != nil {
+		handle.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
+		req.Sink.Close()
+		ctx.Respond(&replyError{fmt.Errorf("spawning participant %q: %w", req.Identity, err)})
+		return
+	}
+	handle.pid = pid
+	entry := &memberEntry{handle: handle, info: info, autoSubscribe: req.AutoSubscribe}
+	r.participants[req.Identity] = entry
+	r.numParticipants.Store(int64(len(r.participants)))
+	ctx.Respond(&joined{pid: pid, sid: info.Sid})
+	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
+
+	r.broadcastParticipant(info, req.Identity)
+	if entry.autoSubscribe && subscriberPrimary {
+		for _, t := range r.sortedTracks() {
+			msg := t.pub
+			ctx.Send(pid, &msg)
+		}
+	}
+	r.publishSummary(ctx)
+}
+
+// participantChanged stores a participant's new info and tells everyone who may see it.
+func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.ParticipantInfo) {
+	p := r.participants[info.GetIdentity()]
+	if p == nil || p.info.GetSid() != info.GetSid() {
+		return // a late message from a replaced session
+	}
+	wasPublisher := p.info.GetIsPublisher()
+	p.info = info
+	r.broadcastParticipant(info, "")
+	if wasPublisher != info.GetIsPublisher() {
+		r.publishSummary(ctx)
+	}
+}
+
+// trackPublished records a track with media and subscribes everyone who auto-subscribes.
+func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
+	owner := r.memberBySID(m.publisherSID)
+	if owner == nil {
+		return
+	}
+	entry := &trackEntry{pub: subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec}}
+	r.tracks[m.info.GetSid()] = entry
+	r.numTracks.Store(int64(len(r.tracks)))
+	for _, p := range r.participants {
+		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() {
+			continue
+		}
+		msg := entry.pub
+		ctx.Send(p.handle.pid, &msg)
+	}
+	if m.info.GetType() == livekit.TrackType_AUDIO && r.speakerTimer == nil {
+		r.scheduleSpeakerTick(ctx)
+	}
+}
+
+func (r *roomActor) sortedTracks() []*trackEntry {
+	list := make([]*trackEntry, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		list = append(list, t)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].pub.info.GetSid() < list[j].pub.info.GetSid() })
+	return list
+}
+
+// dropTrack forgets a track and unsubscribes everyone from it.
+func (r *roomActor) dropTrack(ctx actor.Context, sid string) {
+	if _, found := r.tracks[sid]; !found {
+		return
+	}
+	delete(r.tracks, sid)
+	r.numTracks.Store(int64(len(r.tracks)))
+	for _, p := range r.participants {
+		ctx.Send(p.handle.pid, &unsubscribeTrack{trackSID: sid})
+	}
+}
+
+func (r *roomActor) memberBySID(sid string) *memberEntry {
+	for _, p := range r.participants {
+		if p.info.GetSid() == sid {
+			return p
+		}
+	}
+	return nil
+}
+
+// participantGone handles the end of a participant actor, however it ended.
+func (r *roomActor) participantGone(ctx actor.Context, who *actor.PID) {
+	for _, p := range r.participants {
+		if p.handle.pid.Equal(who) {
+			r.forgetMember(ctx, p)
+			r.publishSummary(ctx)
+			return
+		}
+	}
+}
+
+// forgetMember removes a participant's tracks and tells the others it left.
+func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
+	delete(r.participants, p.info.GetIdentity())
+	r.numParticipants.Store(int64(len(r.participants)))
+	r.info.NumParticipants = uint32(len(r.participants))
+	delete(r.speaking, p.info.GetSid())
+	for sid, t := range r.tracks {
+		if t.pub.publisherSID == p.info.GetSid() {
+			r.dropTrack(ctx, sid)
+		}
+	}
+	gone := proto.Clone(p.info).(*livekit.ParticipantInfo)
+	gone.State = livekit.ParticipantInfo_DISCONNECTED
+	gone.Tracks = nil
+	gone.Version++
+	r.broadcastParticipant(gone, p.info.GetIdentity())
+	r.log.Info("participant left", "participant", p.info.GetIdentity(), "pID", p.info.GetSid())
+	if len(r.participants) == 0 && !r.closing {
+		r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second)
+	}
+}
+
+// applySubscriptions turns an UpdateSubscription into subscribe/unsubscribe messages for p.
+func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *livekit.UpdateSubscription) {
+	sids := append([]string(nil), u.GetTrackSids()...)
+	for _, pt := range u.GetParticipantTracks() {
+		sids = append(sids, pt.GetTrackSids()...)
+	}
+	for _, sid := range sids {
+		if !u.GetSubscribe() {
+			ctx.Send(p.handle.pid, &unsubscribeTrack{trackSID: sid})
+			continue
+		}
+		t, found := r.tracks[sid]
+		if !found || t.pub.publisherSID == p.info.GetSid() {
+			continue
+		}
+		msg := t.pub
+		ctx.Send(p.handle.pid, &msg)
+	}
+}
+
+// relayData sends a data packet to every participant it is meant for, encoded once.
+func (r *roomActor) relayData(ctx actor.Context, sender string, kind livekit.DataPacket_Kind, pkt *livekit.DataPacket) {
+	dest := pkt.GetDestinationIdentities()
+	if len(dest) == 0 {
+		dest = pkt.GetUser().GetDestinationIdentities()
+	}
+	destSIDs := pkt.GetUser().GetDestinationSids()
+	if len(dest) > 0 {
+		pkt.DestinationIdentities = dest
+		if u := pkt.GetUser(); u != nil {
+			u.DestinationIdentities = dest
+		}
+	}
+	data, err := proto.Marshal(pkt)
+	if err != nil {
+		r.log.Warn("cannot encode data packet", "err", err)
+		return
+	}
+	for identity, p := range r.participants {
+		if identity == sender {
+			continue
+		}
+		if (len(dest) > 0 || len(destSIDs) > 0) && !contains(dest, identity) && !contains(destSIDs, p.info.GetSid()) {
+			continue
+		}
+		ctx.Send(p.handle.pid, &deliverData{kind: kind, data: data})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// kindOf maps the legacy DataPacket kind to a channel.
+func kindOf(k livekit.DataPacket_Kind) livekit.DataPacket_Kind {
+	if k == livekit.DataPacket_LOSSY {
+		return livekit.DataPacket_LOSSY
+	}
+	return livekit.DataPacket_RELIABLE
+}
+
+// broadcastParticipant sends a ParticipantUpdate about info to everyone: to itself always, to the
+// others unless it is hidden. skip names a participant that must not get it (one that is leaving
+// or that just got the same facts in its JoinResponse).
+func (r *roomActor) broadcastParticipant(info *livekit.ParticipantInfo, skip string) {
+	update := &livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
+		Participants: []*livekit.ParticipantInfo{info},
+	}}}
+	hidden := info.GetPermission().GetHidden()
+	for identity, p := range r.participants {
+		if identity == skip || (hidden && identity != info.GetIdentity()) {
+			continue
+		}
+		if err := p.handle.sink.Send(update); err != nil {
+			r.log.Debug("participant update not delivered", "participant", identity, "err", err)
+		}
+	}
+}
+
+// broadcast sends one response to every participant.
+func (r *roomActor) broadcast(resp *livekit.SignalResponse) {
+	for identity, p := range r.participants {
+		if err := p.handle.sink.Send(resp); err != nil {
+			r.log.Debug("room message not delivered", "participant", identity, "err", err)
+		}
+	}
+}
+
+func (r *roomActor) roomInfo() *livekit.Room {
+	info := proto.Clone(r.info).(*livekit.Room)
+	info.NumParticipants = uint32(len(r.participants))
+	var pubs uint32
+	for _, p := range r.participants {
+		if p.info.GetIsPublisher() {
+			pubs++
+		}
+	}
+	info.NumPublishers = pubs
+	return info
+}
+
+// publishSummary keeps the node's copy of this room's info current, for ListRooms.
+func (r *roomActor) publishSummary(ctx actor.Context) {
+	ctx.Send(ctx.Parent(), &roomSummary{room: r.roomInfo()})
+}
+
+// close tells everyone why they are being disconnected, then stops the room and its participants.
+func (r *roomActor) close(ctx actor.Context, reason livekit.DisconnectReason) {
+	if r.closing {
+		return
+	}
+	r.closing = true
+	for _, p := range r.participants {
+		p.handle.sendLeave(reason)
+	}
+	ctx.Stop(ctx.Self())
+}
+
+// armTimer closes the room after d unless someone joins first.
+func (r *roomActor) armTimer(ctx actor.Context, d time.Duration) {
+	r.timerGen++
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	if d <= 0 {
+		return
+	}
+	gen, self, root := r.timerGen, ctx.Self(), ctx.ActorSystem().Root
+	r.timer = time.AfterFunc(d, func() { root.Send(self, &roomTimeout{gen: gen}) })
+}
+
+func (r *roomActor) scheduleSpeakerTick(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	r.speakerTimer = time.AfterFunc(speakerInterval, func() { root.Send(self, &speakerTick{}) })
+}
+
+func (r *roomActor) stopTimers() {
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	if r.speakerTimer != nil {
+		r.speakerTimer.Stop()
+	}
+}
+
+// updateSpeakers reads every audio track's level (atomics, no messages) and sends speakers_changed
+// with the participants whose speaking state or level changed noticeably.
+func (r *roomActor) updateSpeakers(ctx actor.Context) {
+	levels := map[string]float32{}
+	audio := 0
+	for _, t := range r.tracks {
+		if t.pub.info.GetType() != livekit.TrackType_AUDIO || t.pub.receiver == nil {
+			continue
+		}
+		audio++
+		if t.pub.info.GetMuted() {
+			continue
+		}
+		if level, active := t.pub.receiver.AudioLevel(); active && level > levels[t.pub.publisherSID] {
+			levels[t.pub.publisherSID] = level
+		}
+	}
+	var changed []*livekit.SpeakerInfo
+	for sid, level := range levels {
+		if prev, was := r.speaking[sid]; !was || math.Abs(float64(prev-level)) > 0.1 {
+			changed = append(changed, &livekit.SpeakerInfo{Sid: sid, Level: level, Active: true})
+			r.speaking[sid] = level
+		}
+	}
+	for sid := range r.speaking {
+		if _, still := levels[sid]; !still {
+			changed = append(changed, &livekit.SpeakerInfo{Sid: sid, Level: 0, Active: false})
+			delete(r.speaking, sid)
+		}
+	}
+	if len(changed) > 0 {
+		sort.Slice(changed, func(i, j int) bool { return changed[i].Level > changed[j].Level })
+		r.broadcast(&livekit.SignalResponse{Message: &livekit.SignalResponse_SpeakersChanged{SpeakersChanged: &livekit.SpeakersChanged{Speakers: changed}}})
+	}
+	if audio > 0 {
+		r.scheduleSpeakerTick(ctx)
+	} else {
+		r.speakerTimer = nil
+	}
+}

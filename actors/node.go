@@ -39,7 +39,10 @@ func NewNode(cfg Config) (*Node, error) {
 	quiet := slog.New(discardHandler{})
 	system := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		// Dead letters are normal here (a message to a participant that just left); keep the
+		// throttle window short so its timer goroutine does not outlive a closed node for long.
 		actor.WithDeadLetterThrottleCount(0),
+		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
 	n := &Node{cfg: cfg, log: log, system: system, engine: engine}
 	system.EventStream.Subscribe(func(evt any) {

@@ -1,0 +1,266 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/twitchtv/twirp"
+
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+	"github.com/actor-sfu/livekit-server/transport/auth"
+)
+
+// roomService implements the Twirp RoomService on top of the node. Every method checks the caller's
+// grant first (PROTOCOL.md §5), then validates its input, then makes one actor request (bounded by
+// the node's request timeout) and maps actor errors to Twirp codes (errors.go).
+//
+// Authorization codes: no token, or a token that does not verify → unauthenticated (401); a valid
+// token without the needed grant → permission_denied (403). LiveKit answers unauthenticated in
+// both cases; clients treat the two alike.
+type roomService struct {
+	s *Server
+}
+
+var _ livekit.RoomService = (*roomService)(nil)
+
+// roomServiceHandler returns the Twirp handler wrapped in token verification.
+func (s *Server) roomServiceHandler() http.Handler {
+	hooks := &twirp.ServerHooks{
+		Error: func(ctx context.Context, err twirp.Error) context.Context {
+			method, _ := twirp.MethodName(ctx)
+			if err.Code() == twirp.Internal {
+				s.log.Error("room API call failed", "method", method, "err", err)
+			} else {
+				s.log.Debug("room API call refused", "method", method, "code", err.Code(), "msg", err.Msg())
+			}
+			return ctx
+		},
+	}
+	ts := livekit.NewRoomServiceServer(&roomService{s: s},
+		twirp.WithServerHooks(hooks),
+		twirp.WithServerJSONCamelCaseNames(true),
+	)
+	return s.withTwirpAuth(ts)
+}
+
+// grant returns the caller's grants or an unauthenticated error.
+func grant(ctx context.Context) (*auth.ClaimGrants, error) {
+	g, ok := grantsFrom(ctx)
+	if !ok {
+		return nil, twirp.Unauthenticated.Error("missing access token")
+	}
+	return g, nil
+}
+
+func requireCreate(ctx context.Context) error {
+	g, err := grant(ctx)
+	if err != nil {
+		return err
+	}
+	if g.Video == nil || !g.Video.RoomCreate {
+		return twirp.PermissionDenied.Error("permissions denied: roomCreate grant required")
+	}
+	return nil
+}
+
+func requireList(ctx context.Context) error {
+	g, err := grant(ctx)
+	if err != nil {
+		return err
+	}
+	if g.Video == nil || !g.Video.RoomList {
+		return twirp.PermissionDenied.Error("permissions denied: roomList grant required")
+	}
+	return nil
+}
+
+// requireAdmin checks roomAdmin on exactly room.
+func requireAdmin(ctx context.Context, room string) error {
+	g, err := grant(ctx)
+	if err != nil {
+		return err
+	}
+	if room == "" {
+		return twirp.RequiredArgumentError("room")
+	}
+	if !g.Video.CanAdminRoom(room) {
+		return twirp.PermissionDenied.Error("permissions denied: roomAdmin grant for this room required")
+	}
+	return nil
+}
+
+func (rs *roomService) checkRoomName(name string) error {
+	switch {
+	case name == "":
+		return twirp.RequiredArgumentError("room")
+	case len(name) > rs.s.cfg.MaxRoomNameLength:
+		return twirp.InvalidArgumentError("room", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxRoomNameLength))
+	}
+	return nil
+}
+
+func (rs *roomService) checkIdentity(identity string) error {
+	switch {
+	case identity == "":
+		return twirp.RequiredArgumentError("identity")
+	case len(identity) > rs.s.cfg.MaxIdentityLength:
+		return twirp.InvalidArgumentError("identity", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxIdentityLength))
+	}
+	return nil
+}
+
+// CreateRoom creates a room or returns the existing one of that name.
+func (rs *roomService) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	if err := requireCreate(ctx); err != nil {
+		return nil, err
+	}
+	if err := rs.checkRoomName(req.GetName()); err != nil {
+		return nil, err
+	}
+	room, err := rs.s.node.CreateRoom(ctx, req)
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return room, nil
+}
+
+// ListRooms lists rooms, filtered by name when names are given.
+func (rs *roomService) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	if err := requireList(ctx); err != nil {
+		return nil, err
+	}
+	rooms, err := rs.s.node.ListRooms(ctx, req.GetNames())
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.ListRoomsResponse{Rooms: rooms}, nil
+}
+
+// DeleteRoom closes a room and disconnects its participants.
+func (rs *roomService) DeleteRoom(ctx context.Context, req *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
+	if err := requireCreate(ctx); err != nil {
+		return nil, err
+	}
+	if err := rs.checkRoomName(req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.s.node.DeleteRoom(ctx, req.GetRoom()); err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.DeleteRoomResponse{}, nil
+}
+
+// ListParticipants lists a room's participants.
+func (rs *roomService) ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	ps, err := rs.s.node.ListParticipants(ctx, req.GetRoom())
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.ListParticipantsResponse{Participants: ps}, nil
+}
+
+// GetParticipant returns one participant.
+func (rs *roomService) GetParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+		return nil, err
+	}
+	p, err := rs.s.node.GetParticipant(ctx, req.GetRoom(), req.GetIdentity())
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return p, nil
+}
+
+// RemoveParticipant disconnects a participant.
+func (rs *roomService) RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if err := rs.s.node.RemoveParticipant(ctx, req.GetRoom(), req.GetIdentity()); err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.RemoveParticipantResponse{}, nil
+}
+
+// MutePublishedTrack mutes (or, when the node allows it, unmutes) a published track.
+func (rs *roomService) MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if req.GetTrackSid() == "" {
+		return nil, twirp.RequiredArgumentError("track_sid")
+	}
+	track, err := rs.s.node.MutePublishedTrack(ctx, req)
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.MuteRoomTrackResponse{Track: track}, nil
+}
+
+// UpdateParticipant changes a participant's metadata, name, attributes or permission.
+func (rs *roomService) UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if len(req.GetName()) > rs.s.cfg.MaxIdentityLength {
+		return nil, twirp.InvalidArgumentError("name", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxIdentityLength))
+	}
+	p, err := rs.s.node.UpdateParticipant(ctx, req)
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return p, nil
+}
+
+// UpdateSubscriptions subscribes or unsubscribes a participant to tracks.
+func (rs *roomService) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) (*livekit.UpdateSubscriptionsResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+		return nil, err
+	}
+	if err := rs.s.node.UpdateSubscriptions(ctx, req); err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.UpdateSubscriptionsResponse{}, nil
+}
+
+// SendData sends a server data packet to a room or to some of its participants.
+func (rs *roomService) SendData(ctx context.Context, req *livekit.SendDataRequest) (*livekit.SendDataResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if err := rs.s.node.SendData(ctx, req); err != nil {
+		return nil, twirpError(err)
+	}
+	return &livekit.SendDataResponse{}, nil
+}
+
+// UpdateRoomMetadata sets a room's metadata and tells its participants.
+func (rs *roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	room, err := rs.s.node.UpdateRoomMetadata(ctx, req.GetRoom(), req.GetMetadata())
+	if err != nil {
+		return nil, twirpError(err)
+	}
+	return room, nil
+}

@@ -1,0 +1,185 @@
+// Package transport is the node's edge: one http.Handler serving LiveKit's signalling WebSocket
+// (/rtc), its validate endpoint, the Twirp RoomService, a health check and debug pages. It turns
+// HTTP, WebSocket and JWT into calls on an actors.Node and knows nothing of WebRTC.
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+	"github.com/actor-sfu/livekit-server/transport/auth"
+)
+
+// ServerConfig tunes the edge. The zero value of every field has a sensible default.
+type ServerConfig struct {
+	// MaxSignalMessageSize caps one inbound WebSocket frame (default 1 MiB; simulcast offers run to
+	// tens of KB).
+	MaxSignalMessageSize int64
+	// SignalQueueSize is the number of outbound frames one connection may have queued; a client
+	// that falls further behind is disconnected (default 256).
+	SignalQueueSize int
+	// WriteTimeout bounds the write of one frame (default 10 s).
+	WriteTimeout time.Duration
+	// JoinTimeout bounds Node.Join during the upgrade (default 10 s).
+	JoinTimeout time.Duration
+	// DisableAutoCreate mirrors actors.RoomConfig.DisableAutoCreate so that /rtc/validate can answer
+	// 404 for a missing room without joining.
+	DisableAutoCreate bool
+	// MaxRoomNameLength and MaxIdentityLength cap names taken from tokens and requests (default 256).
+	MaxRoomNameLength, MaxIdentityLength int
+	// DisableDebug removes the /debug/ routes.
+	DisableDebug bool
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+}
+
+func (c ServerConfig) withDefaults() ServerConfig {
+	if c.MaxSignalMessageSize <= 0 {
+		c.MaxSignalMessageSize = 1 << 20
+	}
+	if c.SignalQueueSize <= 0 {
+		c.SignalQueueSize = 256
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 10 * time.Second
+	}
+	if c.MaxRoomNameLength <= 0 {
+		c.MaxRoomNameLength = 256
+	}
+	if c.MaxIdentityLength <= 0 {
+		c.MaxIdentityLength = 256
+	}
+	return c
+}
+
+// backend is what the edge needs from the node. *actors.Node provides it through nodeBackend;
+// tests may substitute a fake.
+type backend interface {
+	CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error)
+	ListRooms(ctx context.Context, names []string) ([]*livekit.Room, error)
+	DeleteRoom(ctx context.Context, room string) error
+	ListParticipants(ctx context.Context, room string) ([]*livekit.ParticipantInfo, error)
+	GetParticipant(ctx context.Context, room, identity string) (*livekit.ParticipantInfo, error)
+	RemoveParticipant(ctx context.Context, room, identity string) error
+	MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.TrackInfo, error)
+	UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error)
+	UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error
+	SendData(ctx context.Context, req *livekit.SendDataRequest) error
+	UpdateRoomMetadata(ctx context.Context, room, metadata string) (*livekit.Room, error)
+	Tree() []actors.ActorInfo
+	join(ctx context.Context, req actors.JoinRequest) (session, error)
+}
+
+// session is the edge's view of actors.Session.
+type session interface {
+	Signal(req *livekit.SignalRequest)
+	Close(abrupt bool)
+	ParticipantSID() string
+}
+
+// nodeBackend adapts *actors.Node to backend.
+type nodeBackend struct{ *actors.Node }
+
+func (b nodeBackend) join(ctx context.Context, req actors.JoinRequest) (session, error) {
+	s, err := b.Join(ctx, req)
+	if err != nil {
+		return nil, err // never a typed nil inside the interface
+	}
+	return s, nil
+}
+
+// Server is the node's HTTP handler. Build it with NewServer.
+type Server struct {
+	cfg      ServerConfig
+	node     backend
+	verifier *auth.Verifier
+	log      *slog.Logger
+	handler  http.Handler
+}
+
+// NewServer builds the handler for every route of the node:
+//
+//	GET  /                                200 "OK" (health check)
+//	GET  /rtc                             signalling WebSocket (two-PeerConnection mode)
+//	GET  /rtc/validate                    the /rtc checks without joining: 200 "success" or the error
+//	     /rtc/v1, /rtc/v1/validate        404, so that clients fall back to /rtc (single-PC mode is not built)
+//	POST /twirp/livekit.RoomService/*     Room API
+//	GET  /debug/, /debug/actors           live actor tree (HTML, JSON) unless DisableDebug
+//	GET  /metrics                         cfg.Metrics, when set
+//
+// Every route answers CORS requests from any origin.
+func NewServer(cfg ServerConfig, node *actors.Node, keys auth.KeyProvider, log *slog.Logger) *Server {
+	return newServer(cfg, nodeBackend{node}, keys, log)
+}
+
+func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		cfg:      cfg.withDefaults(),
+		node:     node,
+		verifier: auth.NewVerifier(keys),
+		log:      log.With("component", "transport"),
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "OK") })
+	mux.HandleFunc("/rtc", s.handleRTC)
+	mux.HandleFunc("/rtc/validate", s.handleValidate)
+	mux.HandleFunc("/rtc/v1", s.handleV1)
+	mux.HandleFunc("/rtc/v1/validate", s.handleV1)
+	mux.Handle(livekit.RoomServicePathPrefix, s.roomServiceHandler())
+	if !s.cfg.DisableDebug {
+		s.mountDebug(mux)
+	}
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusNotFound, "not found") })
+	s.handler = withCORS(mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// withCORS lets browsers on any origin call every route, as livekit-server does: the JS client
+// fetches /rtc/validate cross-origin, and a response without Access-Control-Allow-Origin looks to
+// it like an unreachable server. OPTIONS requests (preflights) are answered here with 204.
+func withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "*")
+		if r.Method != http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Add("Vary", "Origin")
+		h.Add("Vary", "Access-Control-Request-Method")
+		h.Add("Vary", "Access-Control-Request-Headers")
+		methods := r.Header.Get("Access-Control-Request-Method")
+		if methods == "" {
+			methods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"
+		}
+		h.Set("Access-Control-Allow-Methods", methods)
+		if hdrs := r.Header.Get("Access-Control-Request-Headers"); hdrs != "" {
+			h.Set("Access-Control-Allow-Headers", hdrs)
+		}
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(body))
+}

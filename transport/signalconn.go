@@ -1,0 +1,267 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// Errors returned by signalConn.Send.
+var (
+	errSinkClosed = errors.New("signal connection is closed")
+	errQueueFull  = errors.New("signal queue is full")
+)
+
+// closeControlTimeout bounds the write of a close frame.
+const closeControlTimeout = time.Second
+
+// signalConn is one signalling WebSocket. It is the participant's actors.SignalSink: actors push
+// responses into a bounded queue without ever blocking, and one writer goroutine turns them into
+// frames. The handler goroutine runs the read loop and hands decoded requests to the session.
+//
+// Frames are binary protobuf. If the client ever sends a text frame, the connection switches to
+// protojson text frames for everything it writes afterwards (LiveKit's behaviour).
+//
+// Lifecycle: Close (from the actor) flushes the queue and then closes with 1000; an overflowing
+// queue, a malformed request or a write error kills the socket at once with a close reason; the
+// read loop ending tells the session, with abrupt=true unless a leave was received or the actor
+// itself closed the connection.
+type signalConn struct {
+	cfg ServerConfig
+	log *slog.Logger
+
+	queue    chan *livekit.SignalResponse
+	draining chan struct{} // closed by Close: flush the queue, then close
+	dead     chan struct{} // closed once the connection is finished for good
+
+	drainOnce sync.Once
+	deadOnce  sync.Once
+	jsonMode  atomic.Bool
+
+	mu          sync.Mutex // guards ws, closeCode and closeReason
+	ws          *websocket.Conn
+	closeCode   int
+	closeReason string
+}
+
+var _ actors.SignalSink = (*signalConn)(nil)
+
+func newSignalConn(cfg ServerConfig, log *slog.Logger) *signalConn {
+	return &signalConn{
+		cfg:      cfg,
+		log:      log,
+		queue:    make(chan *livekit.SignalResponse, cfg.SignalQueueSize),
+		draining: make(chan struct{}),
+		dead:     make(chan struct{}),
+	}
+}
+
+// Send queues one response. It never blocks: when the queue is full the client is too slow to
+// follow the room, and the connection is closed (1013 try again later) rather than stalling the
+// actor that sends.
+func (c *signalConn) Send(m *livekit.SignalResponse) error {
+	if m == nil {
+		return nil
+	}
+	select {
+	case <-c.dead:
+		return errSinkClosed
+	case <-c.draining:
+		return errSinkClosed
+	default:
+	}
+	select {
+	case c.queue <- m:
+		return nil
+	default:
+		c.log.Warn("signal queue overflow; closing connection", "queued", len(c.queue))
+		c.kill(websocket.CloseTryAgainLater, "signal queue overflow")
+		return errQueueFull
+	}
+}
+
+// Close flushes what is queued, then closes the connection normally. Further Sends fail.
+func (c *signalConn) Close() {
+	c.drainOnce.Do(func() { close(c.draining) })
+}
+
+// drainRequested reports whether Close was called.
+func (c *signalConn) drainRequested() bool {
+	select {
+	case <-c.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the connection now, telling the client why with a close frame. Only the first call
+// counts. Before the socket exists (join or upgrade failed) it just marks the connection dead.
+func (c *signalConn) kill(code int, reason string) {
+	c.deadOnce.Do(func() {
+		c.mu.Lock()
+		c.closeCode, c.closeReason = code, reason
+		ws := c.ws
+		close(c.dead)
+		c.mu.Unlock()
+		if ws != nil {
+			closeWS(ws, code, reason)
+		}
+	})
+}
+
+// abandon drops a connection whose socket never came to be.
+func (c *signalConn) abandon() { c.kill(websocket.CloseGoingAway, "") }
+
+func closeWS(ws *websocket.Conn, code int, reason string) {
+	msg := websocket.FormatCloseMessage(code, reason)
+	_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeControlTimeout))
+	_ = ws.Close()
+}
+
+// attach binds the upgraded socket. If the connection died in between, the socket is closed at once.
+func (c *signalConn) attach(ws *websocket.Conn) {
+	c.mu.Lock()
+	c.ws = ws
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	select {
+	case <-c.dead:
+		closeWS(ws, code, reason)
+	default:
+	}
+}
+
+// serve runs the connection until it ends: a writer goroutine drains the queue while this goroutine
+// reads. It returns after the session has been told and the writer has stopped.
+func (c *signalConn) serve(ws *websocket.Conn, sess session) {
+	ws.SetReadLimit(c.cfg.MaxSignalMessageSize)
+	c.attach(ws)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(ws)
+	}()
+	leave := c.readLoop(ws, sess)
+	// abrupt means "the client vanished": neither did it say leave, nor did the actor close the
+	// connection on purpose (Close). A kill for overflow or a protocol error counts as abrupt.
+	abrupt := !leave && !c.drainRequested()
+	c.kill(websocket.CloseNormalClosure, "") // Sends fail from here on
+	sess.Close(abrupt)
+	<-writerDone
+	c.log.Info("participant disconnected", "sid", sess.ParticipantSID(), "leave", leave)
+}
+
+// readLoop decodes requests until the socket fails. It reports whether a leave request was seen.
+func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
+	unmarshalJSON := protojson.UnmarshalOptions{DiscardUnknown: true}
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				select {
+				case <-c.dead: // we closed it
+				default:
+					c.log.Debug("signal read ended", "err", err)
+				}
+			}
+			return leave
+		}
+		req := &livekit.SignalRequest{}
+		switch mt {
+		case websocket.BinaryMessage:
+			err = proto.Unmarshal(data, req)
+		case websocket.TextMessage:
+			if !c.jsonMode.Swap(true) {
+				c.log.Debug("client sent a text frame; switching connection to JSON")
+			}
+			err = unmarshalJSON.Unmarshal(data, req)
+		}
+		if err != nil {
+			c.log.Warn("malformed signal request; closing connection", "err", err, "bytes", len(data))
+			c.kill(websocket.CloseUnsupportedData, "malformed signal request")
+			return leave
+		}
+		if req.GetMessage() == nil {
+			// An empty request, or a variant newer than our proto: nothing to act on.
+			c.log.Debug("ignoring signal request without a known message")
+			continue
+		}
+		if _, ok := req.GetMessage().(*livekit.SignalRequest_Leave); ok {
+			leave = true
+		}
+		sess.Signal(req)
+	}
+}
+
+// writeLoop is the only writer of data frames on ws.
+func (c *signalConn) writeLoop(ws *websocket.Conn) {
+	for {
+		select {
+		case m := <-c.queue:
+			if !c.write(ws, m) {
+				return
+			}
+		case <-c.draining:
+			if c.flush(ws) {
+				c.kill(websocket.CloseNormalClosure, "")
+			}
+			return
+		case <-c.dead:
+			return
+		}
+	}
+}
+
+// flush writes whatever is queued. It returns false if the socket broke.
+func (c *signalConn) flush(ws *websocket.Conn) bool {
+	for {
+		select {
+		case m := <-c.queue:
+			if !c.write(ws, m) {
+				return false
+			}
+		default:
+			return true
+		}
+	}
+}
+
+// write sends one frame. It returns false when the socket is broken (and then kills it).
+func (c *signalConn) write(ws *websocket.Conn, m *livekit.SignalResponse) bool {
+	var (
+		data []byte
+		err  error
+		mt   = websocket.BinaryMessage
+	)
+	if c.jsonMode.Load() {
+		mt = websocket.TextMessage
+		data, err = protojson.Marshal(m)
+	} else {
+		data, err = proto.Marshal(m)
+	}
+	if err != nil {
+		c.log.Error("cannot encode signal response; dropped", "err", err)
+		return true
+	}
+	_ = ws.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+	if err := ws.WriteMessage(mt, data); err != nil {
+		select {
+		case <-c.dead:
+		default:
+			c.log.Info("signal write failed; closing connection", "err", err)
+		}
+		c.kill(websocket.CloseInternalServerErr, "write failed")
+		return false
+	}
+	return true
+}

@@ -1,0 +1,426 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+	"github.com/actor-sfu/livekit-server/transport"
+	"github.com/actor-sfu/livekit-server/transport/auth"
+)
+
+// Config is the node's configuration. YAML keys follow livekit-server's config file, so an existing
+// file works unchanged for what this node supports; keys it does not know are reported, not fatal.
+type Config struct {
+	Port          int               `yaml:"port"`
+	BindAddresses []string          `yaml:"bind_addresses"`
+	Keys          map[string]string `yaml:"keys"`
+	LogLevel      string            `yaml:"log_level"`
+	Logging       LoggingConfig     `yaml:"logging"`
+	RTC           RTCConfig         `yaml:"rtc"`
+	Room          RoomConfig        `yaml:"room"`
+
+	// Set from flags only.
+	Dev          bool          `yaml:"-"`
+	DrainTimeout time.Duration `yaml:"-"`
+	DebugPages   bool          `yaml:"-"`
+}
+
+// LoggingConfig is the logging: section.
+type LoggingConfig struct {
+	Level string `yaml:"level"`
+	JSON  bool   `yaml:"json"`
+}
+
+// RTCConfig is the rtc: section.
+type RTCConfig struct {
+	UDPPort                 Port      `yaml:"udp_port"`
+	TCPPort                 Port      `yaml:"tcp_port"`
+	NodeIP                  string    `yaml:"node_ip"`
+	UseExternalIP           bool      `yaml:"use_external_ip"`
+	EnableLoopbackCandidate bool      `yaml:"enable_loopback_candidate"`
+	IPs                     IPsConfig `yaml:"ips"`
+	STUNServers             []string  `yaml:"stun_servers"`
+}
+
+// IPsConfig is rtc.ips.
+type IPsConfig struct {
+	Includes []string `yaml:"includes"`
+	Excludes []string `yaml:"excludes"`
+}
+
+// RoomConfig is the room: section. Timeouts are in seconds, as in LiveKit.
+type RoomConfig struct {
+	AutoCreate         *bool `yaml:"auto_create"`
+	EmptyTimeout       int   `yaml:"empty_timeout"`
+	DepartureTimeout   int   `yaml:"departure_timeout"`
+	MaxParticipants    int   `yaml:"max_participants"`
+	EnableRemoteUnmute bool  `yaml:"enable_remote_unmute"`
+}
+
+// Port is a port number. YAML may give it as a number or a string; LiveKit's "start-end" ranges are
+// refused because this node multiplexes ICE on one port.
+type Port int
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (p *Port) UnmarshalYAML(n *yaml.Node) error {
+	s := strings.TrimSpace(n.Value)
+	if strings.Contains(s, "-") {
+		return fmt.Errorf("line %d: port range %q is not supported; give one port", n.Line, s)
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 || v > 65535 {
+		return fmt.Errorf("line %d: invalid port %q", n.Line, s)
+	}
+	*p = Port(v)
+	return nil
+}
+
+// defaultConfig is what a node runs with when nothing is configured (besides keys).
+func defaultConfig() Config {
+	return Config{
+		Port:         7880,
+		RTC:          RTCConfig{UDPPort: 7882},
+		DrainTimeout: 10 * time.Second,
+		DebugPages:   true,
+	}
+}
+
+// applyDev sets --dev defaults: a well-known key, loopback only, debug logs.
+func (c *Config) applyDev() {
+	c.Dev = true
+	c.Keys = map[string]string{"devkey": "secret"}
+	c.BindAddresses = []string{"127.0.0.1"}
+	c.RTC.EnableLoopbackCandidate = true
+	c.LogLevel = "debug"
+}
+
+// stringList is a flag that may be repeated or given comma-separated.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+
+func (s *stringList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*s = append(*s, part)
+		}
+	}
+	return nil
+}
+
+// flagValues holds the command line.
+type flagValues struct {
+	dev          bool
+	configFile   string
+	bind         stringList
+	port         int
+	nodeIP       string
+	udpPort      int
+	keys         string
+	logLevel     string
+	logFormat    string
+	drainTimeout time.Duration
+	debugPages   bool
+	version      bool
+}
+
+func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
+	fv := &flagValues{}
+	fs := flag.NewFlagSet("livekit-server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.BoolVar(&fv.dev, "dev", false, "development mode: key devkey/secret, bind 127.0.0.1, loopback-only ICE, debug logs")
+	fs.StringVar(&fv.configFile, "config", "", "YAML config file (livekit-server's format)")
+	fs.Var(&fv.bind, "bind", "address to listen on for HTTP (repeatable; default all interfaces)")
+	fs.IntVar(&fv.port, "port", 0, "HTTP port (default 7880)")
+	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip)")
+	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882)")
+	fs.StringVar(&fv.keys, "keys", "", `API keys as "key: secret" pairs (newline or comma separated); also LIVEKIT_KEYS`)
+	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error")
+	fs.StringVar(&fv.logFormat, "log-format", "", "text (default) or json")
+	fs.DurationVar(&fv.drainTimeout, "drain-timeout", 0, "how long shutdown waits for rooms to close (default 10s)")
+	fs.BoolVar(&fv.debugPages, "debug-pages", true, "serve /debug/ and /debug/actors")
+	fs.BoolVar(&fv.version, "version", false, "print the version and exit")
+	return fs, fv
+}
+
+// loaded is the outcome of loadConfig: the config, the key set and what to warn about.
+type loaded struct {
+	cfg       Config
+	keys      auth.KeyProvider
+	level     slog.Level
+	json      bool
+	warnings  []string
+	version   bool
+	configSrc string
+}
+
+// loadConfig builds the configuration from, in increasing precedence: built-in defaults, --dev
+// defaults, the YAML file (--config, else the LIVEKIT_CONFIG variable's body), LIVEKIT_KEYS, and
+// flags. Unknown YAML keys become warnings.
+func loadConfig(args []string, getenv func(string) string, readFile func(string) ([]byte, error), out io.Writer) (*loaded, error) {
+	fs, fv := newFlagSet(out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	res := &loaded{version: fv.version}
+
+	cfg := defaultConfig()
+	if fv.dev {
+		cfg.applyDev()
+	}
+
+	var body []byte
+	switch {
+	case fv.configFile != "":
+		b, err := readFile(fv.configFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		body, res.configSrc = b, fv.configFile
+	case getenv("LIVEKIT_CONFIG") != "":
+		body, res.configSrc = []byte(getenv("LIVEKIT_CONFIG")), "LIVEKIT_CONFIG"
+	}
+	if len(body) > 0 {
+		unknown, err := decodeYAML(body, &cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", res.configSrc, err)
+		}
+		if len(unknown) > 0 {
+			res.warnings = append(res.warnings, fmt.Sprintf("config %s: ignoring unknown or unsupported keys: %s", res.configSrc, strings.Join(unknown, ", ")))
+		}
+	}
+
+	keys := auth.KeyProvider(cfg.Keys)
+	for _, src := range []struct{ name, val string }{{"LIVEKIT_KEYS", getenv("LIVEKIT_KEYS")}, {"--keys", fv.keys}} {
+		if src.val == "" {
+			continue
+		}
+		k, err := auth.ParseKeys(src.val)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src.name, err)
+		}
+		keys = k
+	}
+
+	if set["bind"] {
+		cfg.BindAddresses = fv.bind
+	}
+	if set["port"] {
+		cfg.Port = fv.port
+	}
+	if set["node-ip"] {
+		cfg.RTC.NodeIP = fv.nodeIP
+	}
+	if set["udp-port"] {
+		cfg.RTC.UDPPort = Port(fv.udpPort)
+	}
+	if set["drain-timeout"] {
+		cfg.DrainTimeout = fv.drainTimeout
+	}
+	if set["debug-pages"] {
+		cfg.DebugPages = fv.debugPages
+	}
+
+	level := firstNonEmpty(fv.logLevel, cfg.Logging.Level, cfg.LogLevel, "info")
+	if err := res.level.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	switch fv.logFormat {
+	case "", "text":
+		res.json = cfg.Logging.JSON
+	case "json":
+		res.json = true
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", fv.logFormat)
+	}
+
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 && !res.version {
+		return nil, errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
+	}
+	res.warnings = append(res.warnings, cfg.unsupported()...)
+	res.cfg, res.keys = cfg, keys
+	return res, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (c *Config) validate() error {
+	if c.Port <= 0 || c.Port > 65535 {
+		return fmt.Errorf("port %d is out of range", c.Port)
+	}
+	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
+		return fmt.Errorf("rtc.udp_port %d is out of range", c.RTC.UDPPort)
+	}
+	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {
+		return fmt.Errorf("rtc.node_ip %q is not an IP address", c.RTC.NodeIP)
+	}
+	for _, a := range c.BindAddresses {
+		if a != "" && net.ParseIP(a) == nil {
+			return fmt.Errorf("bind address %q is not an IP address", a)
+		}
+	}
+	if c.Room.EmptyTimeout < 0 || c.Room.DepartureTimeout < 0 || c.Room.MaxParticipants < 0 {
+		return errors.New("room: timeouts and max_participants must not be negative")
+	}
+	return nil
+}
+
+// unsupported lists accepted settings this node does not act on (or acts on differently).
+func (c *Config) unsupported() []string {
+	var w []string
+	if c.RTC.UseExternalIP {
+		w = append(w, "rtc.use_external_ip is not supported (no STUN discovery); set rtc.node_ip to the public address")
+	}
+	if len(c.RTC.IPs.Includes) > 0 || len(c.RTC.IPs.Excludes) > 0 {
+		w = append(w, "rtc.ips.includes/excludes are not supported yet; candidates are gathered on every interface")
+	}
+	if c.RTC.EnableLoopbackCandidate && !c.Dev {
+		w = append(w, "rtc.enable_loopback_candidate: this node then gathers loopback candidates only (local testing)")
+	}
+	return w
+}
+
+// decodeYAML decodes body over cfg and returns the dotted paths of keys that cfg does not have.
+func decodeYAML(body []byte, cfg *Config) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(body, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind == 0 { // empty document
+		return nil, nil
+	}
+	// A keys: section replaces the keys so far (--dev's) instead of merging into them.
+	prevKeys := cfg.Keys
+	cfg.Keys = nil
+	defer func() {
+		if cfg.Keys == nil {
+			cfg.Keys = prevKeys
+		}
+	}()
+	if err := doc.Decode(cfg); err != nil {
+		return nil, err
+	}
+	var unknown []string
+	collectUnknown(&doc, reflect.TypeOf(*cfg), "", &unknown)
+	sort.Strings(unknown)
+	return unknown, nil
+}
+
+// collectUnknown walks a YAML mapping beside the struct type t it decodes into.
+func collectUnknown(n *yaml.Node, t reflect.Type, prefix string, out *[]string) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind != yaml.MappingNode || t.Kind() != reflect.Struct {
+		return
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i].Value
+		ft, ok := fields[key]
+		if !ok {
+			*out = append(*out, prefix+key)
+			continue
+		}
+		collectUnknown(n.Content[i+1], ft, prefix+key+".", out)
+	}
+}
+
+// nodeConfig builds the actors configuration.
+func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
+	bindIP := ""
+	if len(c.BindAddresses) == 1 {
+		bindIP = c.BindAddresses[0]
+	}
+	var ice []*livekit.ICEServer
+	if len(c.RTC.STUNServers) > 0 {
+		urls := make([]string, 0, len(c.RTC.STUNServers))
+		for _, s := range c.RTC.STUNServers {
+			if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "stuns:") {
+				s = "stun:" + s
+			}
+			urls = append(urls, s)
+		}
+		ice = []*livekit.ICEServer{{Urls: urls}}
+	}
+	return actors.Config{
+		Version: version,
+		Logger:  log,
+		Media: media.Config{
+			BindIP:       bindIP,
+			UDPPort:      int(c.RTC.UDPPort),
+			TCPPort:      int(c.RTC.TCPPort),
+			NodeIP:       c.RTC.NodeIP,
+			LoopbackOnly: c.Dev || c.RTC.EnableLoopbackCandidate,
+		},
+		Room: actors.RoomConfig{
+			EmptyTimeout:       time.Duration(c.Room.EmptyTimeout) * time.Second,
+			DepartureTimeout:   time.Duration(c.Room.DepartureTimeout) * time.Second,
+			MaxParticipants:    c.Room.MaxParticipants,
+			DisableAutoCreate:  c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
+			EnableRemoteUnmute: c.Room.EnableRemoteUnmute,
+		},
+		ICEServers: ice,
+	}
+}
+
+// serverConfig builds the transport configuration.
+func (c *Config) serverConfig() transport.ServerConfig {
+	return transport.ServerConfig{
+		DisableAutoCreate: c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
+		DisableDebug:      !c.DebugPages,
+	}
+}
+
+// listenAddrs returns the HTTP listen addresses.
+func (c *Config) listenAddrs() []string {
+	binds := c.BindAddresses
+	if len(binds) == 0 {
+		binds = []string{""}
+	}
+	out := make([]string, 0, len(binds))
+	for _, b := range binds {
+		out = append(out, net.JoinHostPort(b, strconv.Itoa(c.Port)))
+	}
+	return out
+}

@@ -1,0 +1,129 @@
+// Command livekit-server runs one SFU node that LiveKit clients and server SDKs can talk to.
+//
+//	livekit-server --dev                       # devkey/secret, 127.0.0.1:7880, UDP 7882, loopback ICE
+//	livekit-server --config livekit.yaml       # livekit-server's YAML format
+//	LIVEKIT_KEYS="key: secret" livekit-server --bind 0.0.0.0 --node-ip 203.0.113.7
+//
+// SIGINT or SIGTERM disconnects every participant (leave SERVER_SHUTDOWN), closes the rooms and
+// stops the HTTP server; the exit status is then 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/transport"
+)
+
+// version is reported to clients as server_info.version; livekit-client refuses servers below 1.8.0.
+const version = "1.9.0"
+
+// shutdownTimeout bounds http.Server.Shutdown once the node has closed.
+const shutdownTimeout = 5 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+// run is main without the process globals, returning the exit status.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	ld, err := loadConfig(args, getenv, os.ReadFile, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "livekit-server:", err)
+		return 2
+	}
+	if ld.version {
+		fmt.Fprintln(stderr, "livekit-server", version)
+		return 0
+	}
+	log := newLogger(stderr, ld.level, ld.json)
+	for _, w := range ld.warnings {
+		log.Warn(w)
+	}
+	if err := serve(ld, log); err != nil {
+		log.Error("server failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the node until a signal arrives or a listener fails.
+func serve(ld *loaded, log *slog.Logger) error {
+	cfg := &ld.cfg
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	node, err := actors.NewNode(cfg.nodeConfig(version, log))
+	if err != nil {
+		return fmt.Errorf("starting node: %w", err)
+	}
+	handler := transport.NewServer(cfg.serverConfig(), node, ld.keys, log)
+	httpSrv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	var listeners []net.Listener
+	for _, addr := range cfg.listenAddrs() {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, prev := range listeners {
+				_ = prev.Close()
+			}
+			_ = node.Close(context.Background())
+			return fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { serveErr <- httpSrv.Serve(l) }()
+		log.Info("listening", "http", l.Addr().String())
+	}
+	log.Info("livekit-server started", "version", version, "udp", node.UDPAddr(), "keys", ld.keys.Keys(), "dev", cfg.Dev)
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "drain_timeout", cfg.DrainTimeout)
+	case err := <-serveErr:
+		failure = fmt.Errorf("http server: %w", err)
+	}
+	stop() // a second signal now kills the process the default way
+
+	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	if err := node.Close(drainCtx); err != nil {
+		log.Warn("node did not close cleanly", "err", err)
+	}
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelShut()
+	if err := httpSrv.Shutdown(shutCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return failure
+}

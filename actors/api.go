@@ -38,6 +38,8 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// RequestTimeout bounds every Room API call that has no earlier context deadline.
 	RequestTimeout time.Duration
+	// Events, when set, receives room, participant and track lifecycle events. It must not block.
+	Events EventSink
 }
 
 // RoomConfig holds room defaults.

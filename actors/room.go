@@ -69,6 +69,7 @@ func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		r.node.emit(EventRoomStarted, r.info, nil, nil)
 		r.armTimer(ctx, time.Duration(r.info.EmptyTimeout)*time.Second)
 	case *joinRoom:
 		r.join(ctx, m.req)
@@ -148,6 +149,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		r.node.inspector.remove(ctx.Self().Id)
+		r.node.emit(EventRoomFinished, r.roomInfo(), nil, nil)
 		r.log.Info("room stopped")
 	}
 }
@@ -266,6 +268,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
 
 	r.broadcastParticipant(info, req.Identity)
+	r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil)
 	if entry.autoSubscribe && subscriberPrimary {
 		for _, t := range r.sortedTracks() {
 			msg := t.pub
@@ -283,6 +286,11 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 	}
 	wasPublisher := p.info.GetIsPublisher()
 	p.info = info
+	for _, t := range info.GetTracks() {
+		if e := r.tracks[t.GetSid()]; e != nil {
+			e.pub.info = t // mute state, for speaker detection and late subscribers
+		}
+	}
 	r.broadcastParticipant(info, "")
 	if wasPublisher != info.GetIsPublisher() {
 		r.publishSummary(ctx)
@@ -298,6 +306,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 	entry := &trackEntry{pub: subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec}}
 	r.tracks[m.info.GetSid()] = entry
 	r.numTracks.Store(int64(len(r.tracks)))
+	r.node.emit(EventTrackPublished, r.roomInfo(), owner.info, m.info)
 	for _, p := range r.participants {
 		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() {
 			continue
@@ -321,9 +330,15 @@ func (r *roomActor) sortedTracks() []*trackEntry {
 
 // dropTrack forgets a track and unsubscribes everyone from it.
 func (r *roomActor) dropTrack(ctx actor.Context, sid string) {
-	if _, found := r.tracks[sid]; !found {
+	t, found := r.tracks[sid]
+	if !found {
 		return
 	}
+	var owner *livekit.ParticipantInfo
+	if p := r.memberBySID(t.pub.publisherSID); p != nil {
+		owner = p.info
+	}
+	r.node.emit(EventTrackUnpublished, r.roomInfo(), owner, t.pub.info)
 	delete(r.tracks, sid)
 	r.numTracks.Store(int64(len(r.tracks)))
 	for _, p := range r.participants {
@@ -367,6 +382,7 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	gone.Tracks = nil
 	gone.Version++
 	r.broadcastParticipant(gone, p.info.GetIdentity())
+	r.node.emit(EventParticipantLeft, r.roomInfo(), gone, nil)
 	r.log.Info("participant left", "participant", p.info.GetIdentity(), "pID", p.info.GetSid())
 	if len(r.participants) == 0 && !r.closing {
 		r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second)

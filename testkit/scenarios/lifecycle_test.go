@@ -170,7 +170,9 @@ func TestRoomAPIActsOnParticipants(t *testing.T) {
 	if _, err := rs.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: "api", Identity: "alice", TrackSid: cam.SID(), Muted: true}); err != nil {
 		t.Fatalf("MutePublishedTrack: %v", err)
 	}
-	if _, err := alice.WaitSignal(ctx, func(r *livekit.SignalResponse) bool { return r.GetMute().GetSid() == cam.SID() && r.GetMute().GetMuted() }); err != nil {
+	if _, err := alice.WaitSignal(ctx, func(r *livekit.SignalResponse) bool {
+		return r.GetMute().GetSid() == cam.SID() && r.GetMute().GetMuted()
+	}); err != nil {
 		t.Fatal("alice was not told to mute")
 	}
 	if _, err := bob.WaitPublication(ctx, "alice", func(ti *livekit.TrackInfo) bool { return ti.Sid == cam.SID() && ti.Muted }); err != nil {
@@ -260,7 +262,10 @@ func TestTrackPanicUnpublishesOnlyThatTrack(t *testing.T) {
 	if err := bob.WaitUnsubscribed(ctx, cam.SID()); err != nil {
 		t.Fatal("bob still subscribed to the failed track")
 	}
-	if err := bob.WaitFor(ctx, func() bool { p := bob.Participant("alice"); return p != nil && len(p.Tracks) == 1 && p.Tracks[0].Sid == mic.SID() }); err != nil {
+	if err := bob.WaitFor(ctx, func() bool {
+		p := bob.Participant("alice")
+		return p != nil && len(p.Tracks) == 1 && p.Tracks[0].Sid == mic.SID()
+	}); err != nil {
 		t.Fatal("bob's view of alice's tracks is wrong after the track failure")
 	}
 	before := ra.Stats().Packets

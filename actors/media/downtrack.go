@@ -44,6 +44,7 @@ type binding struct {
 // cannot block the actor that controls it.
 type DownTrack struct {
 	r        *Receiver
+	ctr      *counterShard // node-wide counters stripe
 	codec    webrtc.RTPCodecCapability
 	kind     webrtc.RTPCodecType
 	video    bool
@@ -87,6 +88,7 @@ type DownTrack struct {
 func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamID string) *DownTrack {
 	d := &DownTrack{
 		r:        r,
+		ctr:      r.counters.shard(),
 		codec:    codec,
 		kind:     kindOf(codec.MimeType),
 		trackID:  trackID,
@@ -302,8 +304,13 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		}
 		return
 	}
-	d.packets.Add(1)
-	d.bytes.Add(uint64(len(p.payload) + 12))
+	size := uint64(len(p.payload) + 12)
+	if d.packets.Add(1)&latencySampleMask == 0 {
+		d.r.counters.latency.observe(nanotime() - p.arrival)
+	}
+	d.bytes.Add(size)
+	d.ctr.packetsOut.Add(1)
+	d.ctr.bytesOut.Add(size)
 }
 
 // fillHeader rewrites a reused header in place. Extensions are truncated,
@@ -380,6 +387,7 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 	}
 	if keyframe && d.video {
 		d.plisReceived.Add(1)
+		d.ctr.plisIn.Add(1)
 		d.r.RequestKeyframe(d.currentOrTarget())
 	}
 }
@@ -392,6 +400,7 @@ func (d *DownTrack) handleNACK(n *rtcp.TransportLayerNack) {
 	for i := range n.Nacks {
 		n.Nacks[i].Range(func(seq uint16) bool {
 			d.nacksReceived.Add(1)
+			d.ctr.nacks.Add(1)
 			d.retransmit(b, seq)
 			return true
 		})

@@ -75,6 +75,8 @@ type Engine struct {
 	pubAPI *webrtc.API
 	subAPI *webrtc.API
 
+	counters Counters
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -254,8 +256,15 @@ func (e *Engine) NewReceiver(opts ReceiverOptions) *Receiver {
 	if opts.Log == nil {
 		opts.Log = e.log
 	}
+	if opts.Counters == nil {
+		opts.Counters = &e.counters
+	}
 	return NewReceiver(opts)
 }
+
+// Counters are the node-wide packet counters of every receiver made by
+// NewReceiver and of their DownTracks.
+func (e *Engine) Counters() *Counters { return &e.counters }
 
 // Close releases the ICE sockets. PeerConnections should be closed first;
 // the ones still open lose connectivity.

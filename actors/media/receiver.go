@@ -36,6 +36,10 @@ type ReceiverOptions struct {
 	// on the publisher side (EOF, unpublish). It does not run for Close.
 	OnClosed func()
 	Log      *slog.Logger
+	// Counters aggregates this receiver's and its DownTracks' packets into
+	// node-wide totals; Engine.NewReceiver sets the engine's. Nil gives the
+	// receiver private counters.
+	Counters *Counters
 
 	FanoutWorkers   int
 	FanoutThreshold int
@@ -70,6 +74,9 @@ type Receiver struct {
 	endedOnce sync.Once
 
 	audio audioLevel
+
+	counters *Counters
+	ctr      *counterShard // this receiver's stripe of counters
 
 	plisSent         atomic.Uint64
 	keyframeRequests atomic.Uint64
@@ -129,6 +136,11 @@ func NewReceiver(opts ReceiverOptions) *Receiver {
 			r.clockRate = 48000
 		}
 	}
+	r.counters = opts.Counters
+	if r.counters == nil {
+		r.counters = &Counters{}
+	}
+	r.ctr = r.counters.shard()
 	r.maxLayer.Store(-1)
 	empty := []*DownTrack{}
 	r.downs.Store(&empty)
@@ -240,14 +252,18 @@ func (r *Receiver) ingest(l *layer, p *packet) {
 	if r.video && p.keyframe {
 		l.keyframe.Add(1)
 	}
+	size := uint64(len(p.payload) + 12)
 	l.packets.Add(1)
-	l.bytes.Add(uint64(len(p.payload) + 12))
+	l.bytes.Add(size)
+	r.ctr.packetsIn.Add(1)
+	r.ctr.bytesIn.Add(size)
 	seq := p.hdr.SequenceNumber
 	if !l.haveSeq {
 		l.highSeq, l.haveSeq = seq, true
 	} else if d := int16(seq - l.highSeq); d > 0 {
 		if d > 1 {
 			l.lost.Add(uint64(d - 1))
+			r.ctr.lost.Add(uint64(d - 1))
 		}
 		l.highSeq = seq
 	}
@@ -412,6 +428,7 @@ func (r *Receiver) RequestKeyframe(layer int) {
 		return
 	}
 	r.plisSent.Add(1)
+	r.ctr.plisOut.Add(1)
 	if r.opts.OnKeyframeRequest != nil {
 		r.opts.OnKeyframeRequest(l.ssrc)
 		return

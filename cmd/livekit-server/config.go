@@ -32,6 +32,7 @@ type Config struct {
 	Logging       LoggingConfig     `yaml:"logging"`
 	RTC           RTCConfig         `yaml:"rtc"`
 	Room          RoomConfig        `yaml:"room"`
+	Webhook       WebhookConfig     `yaml:"webhook"`
 
 	// Set from flags only.
 	Dev          bool          `yaml:"-"`
@@ -69,6 +70,13 @@ type RoomConfig struct {
 	DepartureTimeout   int   `yaml:"departure_timeout"`
 	MaxParticipants    int   `yaml:"max_participants"`
 	EnableRemoteUnmute bool  `yaml:"enable_remote_unmute"`
+}
+
+// WebhookConfig is the webhook: section: every lifecycle event is POSTed to each URL, signed with
+// APIKey's secret from keys:.
+type WebhookConfig struct {
+	URLs   []string `yaml:"urls"`
+	APIKey string   `yaml:"api_key"`
 }
 
 // Port is a port number. YAML may give it as a number or a string; LiveKit's "start-end" ranges are
@@ -258,6 +266,14 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	}
 	if len(keys) == 0 && !res.version {
 		return nil, errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
+	}
+	if len(cfg.Webhook.URLs) > 0 {
+		if cfg.Webhook.APIKey == "" {
+			return nil, errors.New("webhook.urls needs webhook.api_key to sign events")
+		}
+		if _, ok := keys.Secret(cfg.Webhook.APIKey); !ok {
+			return nil, fmt.Errorf("webhook.api_key %q is not one of the configured keys", cfg.Webhook.APIKey)
+		}
 	}
 	res.warnings = append(res.warnings, cfg.unsupported()...)
 	res.cfg, res.keys = cfg, keys

@@ -52,12 +52,14 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 func TestLoadConfig(t *testing.T) {
 	fs := files(map[string]string{
-		"full.yaml":  fullYAML,
-		"keys.yaml":  "keys:\n  filekey: filesecret\n",
-		"level.yaml": "logging:\n  level: error\n  json: true\nlog_level: debug\n",
-		"bad.yaml":   "port: [\n",
-		"range.yaml": "rtc:\n  udp_port: 50000-60000\n",
-		"empty.yaml": "",
+		"full.yaml":      fullYAML,
+		"keys.yaml":      "keys:\n  filekey: filesecret\n",
+		"level.yaml":     "logging:\n  level: error\n  json: true\nlog_level: debug\n",
+		"bad.yaml":       "port: [\n",
+		"range.yaml":     "rtc:\n  udp_port: 50000-60000\n",
+		"empty.yaml":     "",
+		"hook.yaml":      "keys:\n  k1: s1\nwebhook:\n  api_key: k1\n  urls:\n    - http://127.0.0.1:9/hook\n",
+		"hooknokey.yaml": "keys:\n  k1: s1\nwebhook:\n  api_key: other\n  urls: [http://127.0.0.1:9/hook]\n",
 	})
 	tests := []struct {
 		name    string
@@ -67,6 +69,15 @@ func TestLoadConfig(t *testing.T) {
 		check   func(t *testing.T, ld *loaded)
 	}{
 		{name: "no keys is an error", args: nil, wantErr: "no API keys"},
+		{name: "webhook section", args: []string{"--config", "hook.yaml"}, check: func(t *testing.T, ld *loaded) {
+			if w := ld.cfg.Webhook; w.APIKey != "k1" || !slices.Equal(w.URLs, []string{"http://127.0.0.1:9/hook"}) {
+				t.Errorf("webhook = %+v", w)
+			}
+			if len(ld.warnings) != 0 {
+				t.Errorf("warnings %v", ld.warnings)
+			}
+		}},
+		{name: "webhook key must be configured", args: []string{"--config", "hooknokey.yaml"}, wantErr: `webhook.api_key "other"`},
 		{name: "dev defaults", args: []string{"--dev"}, check: func(t *testing.T, ld *loaded) {
 			c := ld.cfg
 			if c.Port != 7880 || c.RTC.UDPPort != 7882 || !slices.Equal(c.BindAddresses, []string{"127.0.0.1"}) || !c.Dev {

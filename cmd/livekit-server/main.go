@@ -24,6 +24,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/transport"
+	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
 
 // version is reported to clients as server_info.version; livekit-client refuses servers below 1.8.0.
@@ -75,11 +76,35 @@ func serve(ld *loaded, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	node, err := actors.NewNode(cfg.nodeConfig(version, log))
+	var hooks *webhook.Notifier
+	if len(cfg.Webhook.URLs) > 0 {
+		secret, _ := ld.keys.Secret(cfg.Webhook.APIKey)
+		n, err := webhook.New(webhook.Config{URLs: cfg.Webhook.URLs, APIKey: cfg.Webhook.APIKey, APISecret: secret, Logger: log})
+		if err != nil {
+			return err
+		}
+		hooks = n
+		log.Info("webhooks enabled", "urls", cfg.Webhook.URLs)
+	}
+	metricsOpts := transport.MetricsOptions{}
+	nodeCfg := cfg.nodeConfig(version, log)
+	if hooks != nil {
+		metricsOpts.Webhooks = hooks
+		nodeCfg.Events = hooks.Notify
+	}
+	metrics := transport.NewMetrics(metricsOpts)
+
+	node, err := actors.NewNode(nodeCfg)
 	if err != nil {
+		if hooks != nil {
+			_ = hooks.Close(context.Background())
+		}
 		return fmt.Errorf("starting node: %w", err)
 	}
-	handler := transport.NewServer(cfg.serverConfig(), node, ld.keys, log)
+	metrics.Attach(node)
+	srvCfg := cfg.serverConfig()
+	srvCfg.Metrics = metrics
+	handler := transport.NewServer(srvCfg, node, ld.keys, log)
 	httpSrv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -118,6 +143,12 @@ func serve(ld *loaded, log *slog.Logger) error {
 	defer cancel()
 	if err := node.Close(drainCtx); err != nil {
 		log.Warn("node did not close cleanly", "err", err)
+	}
+	if hooks != nil {
+		// The node's last events (room_finished, participant_left) are queued by now.
+		if err := hooks.Close(drainCtx); err != nil {
+			log.Warn("webhooks not all delivered", "err", err)
+		}
 	}
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancelShut()

@@ -1,0 +1,227 @@
+package transport
+
+import (
+	"net/http"
+	"sort"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/transport/webhook"
+)
+
+// MetricsSource is what a scrape reads: the live actor tree and the node-wide media counters.
+// *actors.Node provides both without messaging any actor.
+type MetricsSource interface {
+	Tree() []actors.ActorInfo
+	MediaCounters() actors.MediaCounters
+}
+
+// WebhookStats reports webhook delivery totals; *webhook.Notifier provides it.
+type WebhookStats interface {
+	Stats() webhook.Stats
+}
+
+// MetricsOptions adjusts NewMetrics.
+type MetricsOptions struct {
+	// Webhooks, when set, adds livekit_webhooks_total.
+	Webhooks WebhookStats
+}
+
+// Metrics is the /metrics handler: a private Prometheus registry (never the global one, so that
+// several nodes can live in one test process) holding the Go runtime and process collectors and a
+// collector that reads the node on each scrape. Nothing is counted on the media path here: the
+// per-packet figures are atomic counters in actors/media, summed when scraped.
+//
+// The node is attached after construction because the node's event sink and the HTTP server
+// configuration are usually built before the node exists.
+type Metrics struct {
+	reg     *prometheus.Registry
+	handler http.Handler
+	src     atomic.Pointer[MetricsSource]
+}
+
+var _ http.Handler = (*Metrics)(nil)
+
+// NewMetrics builds the handler. Until Attach, scrapes carry runtime metrics only.
+func NewMetrics(opts MetricsOptions) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&nodeCollector{m: m, webhooks: opts.Webhooks},
+	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return m
+}
+
+// Attach points the collector at the node.
+func (m *Metrics) Attach(src MetricsSource) { m.src.Store(&src) }
+
+// Registry is the private registry, for callers that add collectors of their own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ServeHTTP implements http.Handler in the Prometheus text format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// Metric descriptions. Names follow Prometheus conventions: _total for counters, base units.
+var (
+	descRooms = prometheus.NewDesc("livekit_rooms",
+		"Rooms open on this node.", nil, nil)
+	descParticipants = prometheus.NewDesc("livekit_participants",
+		"Participants connected to this node.", nil, nil)
+	descTracks = prometheus.NewDesc("livekit_published_tracks",
+		"Tracks published on this node.", nil, nil)
+	descSubscriptions = prometheus.NewDesc("livekit_subscriptions",
+		"Subscriber copies of published tracks (sum over tracks of their subscribers).", nil, nil)
+	descActors = prometheus.NewDesc("livekit_actors",
+		"Live actors by kind.", []string{"kind"}, nil)
+	descMailbox = prometheus.NewDesc("livekit_actor_mailbox_depth",
+		"Messages waiting in actor mailboxes, summed per actor kind.", []string{"kind"}, nil)
+	descMailboxMax = prometheus.NewDesc("livekit_actor_mailbox_depth_max",
+		"Deepest single mailbox per actor kind.", []string{"kind"}, nil)
+	descProcessed = prometheus.NewDesc("livekit_actor_messages_processed",
+		"Messages processed by the live actors of each kind (resets as actors come and go).", []string{"kind"}, nil)
+	descPackets = prometheus.NewDesc("livekit_packets_total",
+		"RTP packets received from publishers (in) and sent to subscribers (out), retransmissions excluded.", []string{"direction"}, nil)
+	descBytes = prometheus.NewDesc("livekit_bytes_total",
+		"RTP bytes (payload plus 12-byte header) received from publishers (in) and sent to subscribers (out).", []string{"direction"}, nil)
+	descNACKs = prometheus.NewDesc("livekit_nacks_total",
+		"Sequence numbers subscribers asked to be resent (NACK).", nil, nil)
+	descPLIs = prometheus.NewDesc("livekit_plis_total",
+		"Keyframe requests: PLI/FIR received from subscribers (in), PLIs sent to publishers after throttling (out).", []string{"direction"}, nil)
+	descLoss = prometheus.NewDesc("livekit_packet_loss_total",
+		"Upstream RTP sequence gaps seen by the forwarders, before NACK recovery.", nil, nil)
+	descLatency = prometheus.NewDesc("livekit_forward_latency_seconds",
+		"Sampled (1 in 64 deliveries per subscriber) time from reading an RTP packet off the publisher to handing it to the subscriber's SRTP writer.", nil, nil)
+	descWebhooks = prometheus.NewDesc("livekit_webhooks_total",
+		"Webhook events by outcome: sent, failed (after retries), dropped (queue full or closing), retries.", []string{"result"}, nil)
+)
+
+// actorKinds are always exported, so dashboards see zeros instead of missing series.
+var actorKinds = []string{"node", "room", "participant", "track"}
+
+// nodeCollector turns one Tree walk and one counter snapshot into metrics per scrape.
+type nodeCollector struct {
+	m        *Metrics
+	webhooks WebhookStats
+}
+
+// Describe implements prometheus.Collector.
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		descRooms, descParticipants, descTracks, descSubscriptions, descActors, descMailbox,
+		descMailboxMax, descProcessed, descPackets, descBytes, descNACKs, descPLIs, descLoss, descLatency,
+	} {
+		ch <- d
+	}
+	if c.webhooks != nil {
+		ch <- descWebhooks
+	}
+}
+
+// kindTotals accumulates one actor kind.
+type kindTotals struct {
+	count, mailbox, mailboxMax, processed int64
+}
+
+// Collect implements prometheus.Collector.
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if w := c.webhooks; w != nil {
+		s := w.Stats()
+		counter(descWebhooks, s.Sent, "sent")
+		counter(descWebhooks, s.Failed, "failed")
+		counter(descWebhooks, s.Dropped, "dropped")
+		counter(descWebhooks, s.Retries, "retries")
+	}
+	p := c.m.src.Load()
+	if p == nil {
+		return
+	}
+	src := *p
+
+	kinds := map[string]*kindTotals{}
+	for _, k := range actorKinds {
+		kinds[k] = &kindTotals{}
+	}
+	var subscriptions float64
+	for _, a := range src.Tree() {
+		k := kinds[a.Kind]
+		if k == nil {
+			k = &kindTotals{}
+			kinds[a.Kind] = k
+		}
+		k.count++
+		k.mailbox += a.Mailbox
+		k.mailboxMax = max(k.mailboxMax, a.Mailbox)
+		k.processed += a.Processed
+		if a.Kind == "track" {
+			subscriptions += number(a.Stats["subscribers"])
+		}
+	}
+	gauge(descRooms, float64(kinds["room"].count))
+	gauge(descParticipants, float64(kinds["participant"].count))
+	gauge(descTracks, float64(kinds["track"].count))
+	gauge(descSubscriptions, subscriptions)
+	names := make([]string, 0, len(kinds))
+	for name := range kinds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k := kinds[name]
+		gauge(descActors, float64(k.count), name)
+		gauge(descMailbox, float64(k.mailbox), name)
+		gauge(descMailboxMax, float64(k.mailboxMax), name)
+		gauge(descProcessed, float64(k.processed), name)
+	}
+
+	mc := src.MediaCounters()
+	counter(descPackets, mc.PacketsIn, "in")
+	counter(descPackets, mc.PacketsOut, "out")
+	counter(descBytes, mc.BytesIn, "in")
+	counter(descBytes, mc.BytesOut, "out")
+	counter(descNACKs, mc.NACKs)
+	counter(descPLIs, mc.PLIsIn, "in")
+	counter(descPLIs, mc.PLIsOut, "out")
+	counter(descLoss, mc.Lost)
+
+	bounds := actors.MediaLatencyBuckets()
+	cumulative := make(map[float64]uint64, len(bounds))
+	var n uint64
+	for i, b := range bounds {
+		n += mc.LatencyCounts[i]
+		cumulative[b] = n
+	}
+	n += mc.LatencyCounts[len(bounds)]
+	ch <- prometheus.MustNewConstHistogram(descLatency, n, mc.LatencySum.Seconds(), cumulative)
+}
+
+// number reads a stats value of any numeric type (the actors store int64s; JSON would give
+// float64s).
+func number(v any) float64 {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint32:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return 0
+}

@@ -1,0 +1,114 @@
+package transport
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/transport/webhook"
+)
+
+// fakeMetricsSource is a fixed tree and counter snapshot.
+type fakeMetricsSource struct {
+	tree     []actors.ActorInfo
+	counters actors.MediaCounters
+}
+
+func (f *fakeMetricsSource) Tree() []actors.ActorInfo            { return f.tree }
+func (f *fakeMetricsSource) MediaCounters() actors.MediaCounters { return f.counters }
+
+type fakeWebhookStats webhook.Stats
+
+func (f fakeWebhookStats) Stats() webhook.Stats { return webhook.Stats(f) }
+
+func TestMetricsFromTreeAndCounters(t *testing.T) {
+	src := &fakeMetricsSource{
+		tree: []actors.ActorInfo{
+			{Path: "/node", Kind: "node", Mailbox: 1},
+			{Path: "/node/rooms/r1", Kind: "room", Mailbox: 3},
+			{Path: "/node/rooms/r2", Kind: "room", Mailbox: 7},
+			{Path: "/node/rooms/r1/alice", Kind: "participant"},
+			{Path: "/node/rooms/r1/bob", Kind: "participant", Mailbox: 2},
+			{Path: "/node/rooms/r1/alice/TR_a", Kind: "track", Stats: map[string]any{"subscribers": int64(1)}},
+			{Path: "/node/rooms/r1/alice/TR_v", Kind: "track", Stats: map[string]any{"subscribers": int64(2)}},
+		},
+		counters: actors.MediaCounters{PacketsIn: 10, PacketsOut: 25, BytesIn: 1000, BytesOut: 2500, Lost: 2, NACKs: 4, PLIsIn: 1, PLIsOut: 3},
+	}
+	src.counters.LatencyCounts[0] = 5                                 // <= 10 µs
+	src.counters.LatencyCounts[len(actors.MediaLatencyBuckets())] = 1 // +Inf
+	m := NewMetrics(MetricsOptions{Webhooks: fakeWebhookStats{Sent: 4, Dropped: 1}})
+	body := scrape(t, m)
+	if !strings.Contains(body, "go_goroutines ") {
+		t.Error("no go_goroutines before Attach")
+	}
+	if strings.Contains(body, "livekit_rooms") {
+		t.Error("node metrics before Attach")
+	}
+	m.Attach(src)
+
+	body = scrape(t, m)
+	for _, line := range []string{
+		"livekit_rooms 2",
+		"livekit_participants 2",
+		"livekit_published_tracks 2",
+		"livekit_subscriptions 3",
+		`livekit_actors{kind="room"} 2`,
+		`livekit_actor_mailbox_depth{kind="node"} 1`,
+		`livekit_actor_mailbox_depth{kind="participant"} 2`,
+		`livekit_actor_mailbox_depth{kind="room"} 10`,
+		`livekit_actor_mailbox_depth{kind="track"} 0`,
+		`livekit_actor_mailbox_depth_max{kind="room"} 7`,
+		`livekit_packets_total{direction="in"} 10`,
+		`livekit_packets_total{direction="out"} 25`,
+		`livekit_bytes_total{direction="in"} 1000`,
+		`livekit_bytes_total{direction="out"} 2500`,
+		`livekit_plis_total{direction="in"} 1`,
+		`livekit_plis_total{direction="out"} 3`,
+		"livekit_nacks_total 4",
+		"livekit_packet_loss_total 2",
+		`livekit_forward_latency_seconds_bucket{le="1e-05"} 5`,
+		`livekit_forward_latency_seconds_bucket{le="0.1"} 5`,
+		`livekit_forward_latency_seconds_bucket{le="+Inf"} 6`,
+		"livekit_forward_latency_seconds_count 6",
+		`livekit_webhooks_total{result="sent"} 4`,
+		`livekit_webhooks_total{result="dropped"} 1`,
+		"# TYPE livekit_packets_total counter",
+		"# TYPE livekit_rooms gauge",
+		"# TYPE livekit_forward_latency_seconds histogram",
+	} {
+		if !strings.Contains(body, "\n"+line+"\n") {
+			t.Errorf("scrape lacks %q", line)
+		}
+	}
+	// The registry is private: nothing of ours leaks into the global one.
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.HasPrefix(mf.GetName(), "livekit_") {
+			t.Errorf("%s registered globally", mf.GetName())
+		}
+	}
+}
+
+func scrape(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("scrape: %d %v", res.StatusCode, err)
+	}
+	return string(b)
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 	"github.com/pion/webrtc/v3/pkg/media"
 
@@ -96,6 +97,21 @@ func (t *LocalTrack) RIDs() []string { return append([]string(nil), t.rids...) }
 
 // Sender is the pion RTPSender carrying the track.
 func (t *LocalTrack) Sender() *webrtc.RTPSender { return t.sender }
+
+// AudioLevelExtensionID is the negotiated RTP header extension id of ssrc-audio-level (RFC 6464)
+// on this track's sender, or 0 when it was not negotiated. RawRTP audio tracks set it on packets
+// with Header.SetExtension(id, []byte{level}) where level is -dBov (0 loudest, 127 silence).
+func (t *LocalTrack) AudioLevelExtensionID() uint8 {
+	if t.sender == nil {
+		return 0
+	}
+	for _, e := range t.sender.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			return uint8(e.ID)
+		}
+	}
+	return 0
+}
 
 // Muted reports the local mute state (SetTrackMuted or a server mute).
 func (t *LocalTrack) Muted() bool { return t.muted.Load() }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/ice/v2"
 	"github.com/pion/interceptor"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 )
 
@@ -24,6 +25,11 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
 		return nil, fmt.Errorf("simulcast extensions: %w", err)
+	}
+	// Browsers offer ssrc-audio-level on audio; a RawRTP audio track can then carry levels
+	// (LocalTrack.AudioLevelExtensionID) for the server's speaker detection.
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("audio level extension: %w", err)
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)

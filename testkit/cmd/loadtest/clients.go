@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/actor-sfu/livekit-server/testkit/bench"
+	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/auth"
+)
+
+// load is one scenario's clients: publishers' send logs and subscribers' probes.
+type load struct {
+	tgt  *target
+	opts options
+
+	mu      sync.Mutex
+	logs    map[string]*bench.SendLog // by track SID
+	probes  []*bench.Probe
+	clients []*lkclient.Client
+	tracks  []*lkclient.LocalTrack
+	joins   []int64 // ns
+}
+
+func newLoad(tgt *target, opts options) *load {
+	return &load{tgt: tgt, opts: opts, logs: map[string]*bench.SendLog{}}
+}
+
+func (l *load) token(room, identity string) (string, error) {
+	tok, err := auth.NewAccessToken(l.tgt.apiKey, l.tgt.secret).SetIdentity(identity).SetName(identity).
+		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).SetValidFor(time.Hour).ToJWT()
+	if err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return tok, nil
+}
+
+// join connects identity to room with a probe on every received track and records the join time.
+func (l *load) join(ctx context.Context, room, identity string) (*lkclient.Client, error) {
+	tok, err := l.token(room, identity)
+	if err != nil {
+		return nil, err
+	}
+	var probes sync.Map // *lkclient.RemoteTrack → *bench.Probe
+	onRTP := func(rt *lkclient.RemoteTrack, pkt *rtp.Packet) {
+		now := bench.Now()
+		if p, ok := probes.Load(rt); ok {
+			p.(*bench.Probe).OnPacket(pkt, now)
+			return
+		}
+		l.mu.Lock()
+		log := l.logs[rt.TrackSID]
+		l.mu.Unlock()
+		if log == nil {
+			return // not one of our synthetic tracks (yet)
+		}
+		p := bench.NewProbe(rt.Kind == webrtc.RTPCodecTypeVideo, log)
+		probes.Store(rt, p)
+		l.mu.Lock()
+		l.probes = append(l.probes, p)
+		l.mu.Unlock()
+		p.OnPacket(pkt, now)
+	}
+	start := time.Now()
+	c, err := lkclient.Join(ctx, l.tgt.url, tok, lkclient.Options{
+		PacketBuffer: -1,
+		Handlers:     lkclient.Handlers{OnRTP: onRTP},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s joins %s: %w", identity, room, err)
+	}
+	took := time.Since(start)
+	l.mu.Lock()
+	l.clients = append(l.clients, c)
+	l.joins = append(l.joins, int64(took))
+	l.mu.Unlock()
+	return c, nil
+}
+
+// publish adds a VP8 camera and an Opus microphone track to c and starts synthetic media on
+// both until ctx ends. It returns the two track SIDs.
+func (l *load) publish(ctx context.Context, c *lkclient.Client) ([]string, error) {
+	var sids []string
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		tr, err := c.PublishTrack(ctx, lkclient.TrackOptions{Kind: kind, Width: 1280, Height: 720})
+		if err != nil {
+			return nil, fmt.Errorf("%s publishes %s: %w", c.Identity(), kind, err)
+		}
+		capacity := l.opts.logSeconds() * 50 // audio: 50 packets/s
+		so := lkclient.SyntheticOptions{}
+		if kind == webrtc.RTPCodecTypeVideo {
+			capacity = l.opts.logSeconds() * l.opts.fps
+			so.FPS, so.FrameSize = l.opts.fps, l.opts.frameSize
+		}
+		log := bench.NewSendLog(capacity)
+		so.OnFrame = func(_ string, n uint64, _ []byte) { log.Record(n, bench.Now()) }
+		l.mu.Lock()
+		l.logs[tr.SID()] = log
+		l.tracks = append(l.tracks, tr)
+		l.mu.Unlock()
+		sids = append(sids, tr.SID())
+		go func() { _, _ = tr.PublishSynthetic(ctx, so) }()
+	}
+	return sids, nil
+}
+
+// parallel runs f(0..n-1) with at most width at a time and returns the first error.
+func parallel(n, width int, f func(i int) error) error {
+	sem := make(chan struct{}, max(width, 1))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := f(i); err != nil {
+				once.Do(func() { first = err })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// packets sums the probes' packet counters.
+func (l *load) packets() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	for _, p := range l.probes {
+		n += p.Packets()
+	}
+	return n
+}
+
+// publisherFeedback sums the PLIs and NACKs the publishers received.
+func (l *load) publisherFeedback() (plis, nacks uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.tracks {
+		s := t.Stats()
+		plis += s.PLIs + s.FIRs
+		nacks += s.NACKs
+	}
+	return plis, nacks
+}
+
+// close disconnects every client, a few at a time.
+func (l *load) close() {
+	l.mu.Lock()
+	cs := l.clients
+	l.clients = nil
+	l.mu.Unlock()
+	_ = parallel(len(cs), 16, func(i int) error { cs[i].Close(); return nil })
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/actor-sfu/livekit-server/testkit/bench"
+	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+)
+
+// vp8PayloadPerPacket is what pion's VP8 payloader fits in a packet: MTU 1200 − RTP header 12 −
+// payload descriptor with picture ID 4.
+const vp8PayloadPerPacket = 1184
+
+// publishedPPS is the nominal packet rate of one publisher (video + 50 audio packets/s).
+func (o options) publishedPPS() float64 {
+	perFrame := math.Ceil(float64(o.frameSize) / vp8PayloadPerPacket)
+	return float64(o.fps)*perFrame + 50
+}
+
+// scenario is one row: how to set up clients on a fresh node.
+type scenario struct {
+	kind        string // "1pub×N" or "rooms"
+	subscribers int
+	publishers  int
+	rooms       int // rooms scenario only
+	expectedPPS float64
+	setup       func(ctx, pubCtx context.Context, l *load) error
+}
+
+// result is the row this scenario fills in, with only its identity set.
+func (sc scenario) result() bench.Result {
+	return bench.Result{Scenario: sc.kind, Subscribers: sc.subscribers, Publishers: sc.publishers, Rooms: sc.rooms}
+}
+
+func (o options) fanoutScenario(n int) scenario {
+	return scenario{
+		kind: "1pub×N", subscribers: n, publishers: 1, expectedPPS: float64(n) * o.publishedPPS(),
+		setup: func(ctx, pubCtx context.Context, l *load) error {
+			room := fmt.Sprintf("fanout-%d-%d", n, time.Now().UnixMilli())
+			pub, err := l.join(ctx, room, "pub")
+			if err != nil {
+				return err
+			}
+			sids, err := l.publish(pubCtx, pub)
+			if err != nil {
+				return err
+			}
+			return parallel(n, o.joinParallel, func(i int) error {
+				c, err := l.join(ctx, room, fmt.Sprintf("sub-%03d", i))
+				if err != nil {
+					return err
+				}
+				for _, sid := range sids {
+					if _, err := c.WaitSubscribed(ctx, sid); err != nil {
+						return fmt.Errorf("%s subscribes %s: %w", c.Identity(), sid, err)
+					}
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func (o options) roomsScenario() scenario {
+	rooms, size := o.rooms, o.roomSize
+	total := rooms * size
+	return scenario{
+		kind: "rooms", subscribers: total, publishers: total, rooms: rooms,
+		expectedPPS: float64(rooms*size*(size-1)) * o.publishedPPS(),
+		setup: func(ctx, pubCtx context.Context, l *load) error {
+			prefix := fmt.Sprintf("room-%d", time.Now().UnixMilli())
+			clients := make([]*lkclient.Client, total)
+			err := parallel(total, o.joinParallel, func(i int) error {
+				c, err := l.join(ctx, fmt.Sprintf("%s-%02d", prefix, i/size), fmt.Sprintf("p-%02d-%d", i/size, i%size))
+				if err != nil {
+					return err
+				}
+				clients[i] = c
+				_, err = l.publish(pubCtx, c)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return parallel(total, o.joinParallel, func(i int) error {
+				c := clients[i]
+				want := 2 * (size - 1)
+				if err := c.WaitFor(ctx, func() bool { return len(c.RemoteTracks()) >= want }); err != nil {
+					return fmt.Errorf("%s got %d of %d tracks: %w", c.Identity(), len(c.RemoteTracks()), want, err)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+// runScenario starts a fresh target, sets the clients up, measures one window and tears down.
+func (o options) runScenario(ctx context.Context, sc scenario, bin string) (bench.Result, error) {
+	res := sc.result()
+	res.ExpectedPPS = sc.expectedPPS
+	name := fmt.Sprintf("%s-%d", strings.ReplaceAll(sc.kind, "×", "x"), sc.subscribers)
+	profile := ""
+	if o.cpuProfile != "" && sc.kind == "1pub×N" && sc.subscribers == o.profileN {
+		profile = o.cpuProfile
+	}
+	tgt, err := o.newTarget(ctx, bin, profile, filepath.Join(o.out, "node-"+name+".log"))
+	if err != nil {
+		return res, err
+	}
+	defer tgt.stop()
+	res.HaveNode = tgt.pid != 0
+	if res.HaveNode {
+		time.Sleep(300 * time.Millisecond)
+		idle, err := bench.ReadProc(tgt.pid)
+		if err != nil {
+			return res, err
+		}
+		res.RSSIdle = idle.RSS
+	}
+
+	l := newLoad(tgt, o)
+	defer l.close()
+	pubCtx, stopPublishing := context.WithCancel(ctx)
+	defer stopPublishing()
+	setupCtx, cancel := context.WithTimeout(ctx, o.setupTimeout)
+	err = sc.setup(setupCtx, pubCtx, l)
+	cancel()
+	if err != nil {
+		return res, fmt.Errorf("setup: %w", err)
+	}
+	res.JoinP50 = bench.Percentile(append([]int64(nil), l.joins...), 50)
+	time.Sleep(o.warmup)
+
+	// The measurement window.
+	if profile != "" {
+		tgt.signal(syscall.SIGUSR1)
+	}
+	p0, sys0 := l.packets(), mustSystemCPU()
+	plis0, nacks0 := l.publisherFeedback()
+	self0, _ := bench.ReadProc(os.Getpid())
+	var node0 bench.ProcSample
+	if res.HaveNode {
+		if node0, err = bench.ReadProc(tgt.pid); err != nil {
+			return res, err
+		}
+	}
+	t0 := bench.Now()
+	time.Sleep(o.duration)
+	t1 := bench.Now()
+	p1, sys1 := l.packets(), mustSystemCPU()
+	self1, _ := bench.ReadProc(os.Getpid())
+	if res.HaveNode {
+		node1, err := bench.ReadProc(tgt.pid)
+		if err != nil {
+			return res, err
+		}
+		res.NodeCPU, res.RSS = node1.CPU-node0.CPU, node1.RSS
+	}
+	if profile != "" {
+		tgt.signal(syscall.SIGUSR2)
+	}
+	plis1, nacks1 := l.publisherFeedback()
+	res.Duration = time.Duration(t1 - t0)
+	res.ClientCPU = self1.CPU - self0.CPU
+	res.BoxBusy = bench.BusyFraction(sys0, sys1)
+	res.PacketsPerS = float64(p1-p0) / res.Duration.Seconds()
+	if res.HaveNode && p1 > p0 {
+		res.CPUPerMPkt = res.NodeCPU.Seconds() * 1e6 / float64(p1-p0)
+	}
+
+	// Frames sent in the window get a grace period to arrive.
+	time.Sleep(o.grace)
+	var video, audio bench.Window
+	l.mu.Lock()
+	probes := append([]*bench.Probe(nil), l.probes...)
+	l.mu.Unlock()
+	for _, p := range probes {
+		w := p.Measure(t0, t1)
+		dst := &audio
+		if p.Video() {
+			dst = &video
+		}
+		dst.Expected += w.Expected
+		dst.Received += w.Received
+		dst.Latencies = append(dst.Latencies, w.Latencies...)
+	}
+	res.LatP50, res.LatP99 = bench.Percentile(video.Latencies, 50), bench.Percentile(video.Latencies, 99)
+	res.AudioP50, res.AudioP99 = bench.Percentile(audio.Latencies, 50), bench.Percentile(audio.Latencies, 99)
+	res.LossPct = lossPct(video)
+	res.AudioLossPct = lossPct(audio)
+
+	var notes []string
+	if want := sc.subscribers * 2; sc.kind == "1pub×N" && len(probes) < want {
+		notes = append(notes, fmt.Sprintf("only %d of %d subscribed tracks delivered packets", len(probes), want))
+	}
+	if res.BoxBusy >= o.saturated {
+		notes = append(notes, fmt.Sprintf("box %.0f%% busy: node, load generator and other work share %d cores, so figures are bounded by the client side", 100*res.BoxBusy, numCPU()))
+	}
+	if d := plis1 - plis0; d > 0 {
+		notes = append(notes, fmt.Sprintf("publishers got %d PLI/FIR in the window", d))
+	}
+	if d := nacks1 - nacks0; d > 0 {
+		notes = append(notes, fmt.Sprintf("publishers got %d NACKs in the window", d))
+	}
+	if res.AudioLossPct > 0 {
+		notes = append(notes, fmt.Sprintf("audio loss %.2f%%", res.AudioLossPct))
+	}
+	res.Note = strings.Join(notes, "; ")
+	return res, nil
+}
+
+func lossPct(w bench.Window) float64 {
+	if w.Expected == 0 {
+		return math.NaN()
+	}
+	return 100 * float64(w.Expected-w.Received) / float64(w.Expected)
+}
+
+func mustSystemCPU() bench.SystemCPU {
+	s, _ := bench.ReadSystemCPU()
+	return s
+}
+
+// newTarget starts a fresh node (binary or self) or returns the -url target.
+func (o options) newTarget(ctx context.Context, bin, profile, logPath string) (*target, error) {
+	switch {
+	case o.url != "":
+		return &target{url: o.url, apiKey: o.apiKey, secret: o.apiSecret, pid: o.pid}, nil
+	case o.node == "self" || profile != "":
+		return startSelfNode(ctx, profile, logPath)
+	default:
+		return startBinaryNode(ctx, bin, logPath)
+	}
+}

@@ -6,8 +6,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
 // actorStats is what the inspector knows about one actor without asking it anything. It doubles as
@@ -19,6 +23,52 @@ type actorStats struct {
 	// describe returns kind-specific figures. It runs on the inspector's goroutine, so it may read
 	// only atomics and fields that never change after spawn.
 	describe func() map[string]any
+
+	// subscribers is set on track actors: who receives the track, through which DownTrack. The
+	// track actor is its only writer; the room (connection quality) and the inspector read it.
+	subscribers atomic.Pointer[[]subscriberRef]
+	// view is set on participant actors by their room: what only the room knows about them.
+	view atomic.Pointer[participantView]
+}
+
+// subscriberRef is one subscriber of a track: its participant actor's id and its DownTrack.
+type subscriberRef struct {
+	actorID string
+	down    *media.DownTrack
+	rate    *bitrateMeter
+}
+
+// participantView is the room's latest word on one participant, for the inspector.
+type participantView struct {
+	identity string
+	state    livekit.ParticipantInfo_State
+	quality  livekit.ConnectionQuality
+	score    float32
+	scored   bool // quality and score were computed at least once
+}
+
+// bitrateMeter turns a growing byte count into a bitrate. Several readers (debug pages, scrapes)
+// may ask at any pace; the rate is recomputed at most every half second so that two readers
+// polling a moment apart do not see noise.
+type bitrateMeter struct {
+	mu    sync.Mutex
+	bytes uint64
+	at    time.Time
+	bps   uint64
+}
+
+func (m *bitrateMeter) update(bytes uint64) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	switch {
+	case m.at.IsZero() || bytes < m.bytes:
+		m.bytes, m.at = bytes, now
+	case now.Sub(m.at) >= 500*time.Millisecond:
+		m.bps = uint64(float64(bytes-m.bytes) * 8 / now.Sub(m.at).Seconds())
+		m.bytes, m.at = bytes, now
+	}
+	return m.bps
 }
 
 var _ actor.MailboxMiddleware = (*actorStats)(nil)
@@ -63,6 +113,17 @@ func (n *Node) Tree() []ActorInfo {
 				info.Processed = s.processed.Load()
 				if s.describe != nil {
 					info.Stats = s.describe()
+				}
+				if v := s.view.Load(); v != nil {
+					if info.Stats == nil {
+						info.Stats = map[string]any{}
+					}
+					info.Stats["identity"] = v.identity
+					info.Stats["state"] = v.state.String()
+					if v.scored {
+						info.Stats["quality"] = v.quality.String()
+						info.Stats["score"] = v.score
+					}
 				}
 			}
 			out = append(out, info)

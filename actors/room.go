@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
@@ -35,6 +36,10 @@ type roomActor struct {
 	speakerTimer *time.Timer
 	speaking     map[string]float32 // participant SID → level last reported as active
 
+	qualityTimer *time.Timer
+	lastQuality  map[string]livekit.ConnectionQuality // participant SID → rating last sent
+	downWindows  map[*media.DownTrack]downWindow      // subscriber counters at the last rating
+
 	numParticipants, numTracks atomic.Int64
 }
 
@@ -43,11 +48,14 @@ type memberEntry struct {
 	handle        *participantHandle
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
+	protocol      int32       // the client's signalling protocol version
+	stats         *actorStats // the participant actor's, where the room publishes its view
 }
 
 // trackEntry is the room's view of one published track.
 type trackEntry struct {
-	pub subscribeTrack // everything a subscriber needs, ready to send
+	pub    subscribeTrack // everything a subscriber needs, ready to send
+	window trackWindow    // receive counters at the last connection-quality rating
 }
 
 func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
@@ -58,9 +66,12 @@ func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
 		participants: map[string]*memberEntry{},
 		tracks:       map[string]*trackEntry{},
 		speaking:     map[string]float32{},
+		lastQuality:  map[string]livekit.ConnectionQuality{},
+		downWindows:  map[*media.DownTrack]downWindow{},
 	}
+	name, sid := info.Name, info.Sid
 	st.describe = func() map[string]any {
-		return map[string]any{"sid": info.Sid, "participants": r.numParticipants.Load(), "tracks": r.numTracks.Load()}
+		return map[string]any{"name": name, "sid": sid, "participants": r.numParticipants.Load(), "tracks": r.numTracks.Load()}
 	}
 	return r
 }
@@ -71,6 +82,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		r.node.emit(EventRoomStarted, r.info, nil, nil)
 		r.armTimer(ctx, time.Duration(r.info.EmptyTimeout)*time.Second)
+		r.scheduleQualityTick(ctx)
 	case *joinRoom:
 		r.join(ctx, m.req)
 	case *participantChanged:
@@ -140,6 +152,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		}
 	case *speakerTick:
 		r.updateSpeakers(ctx)
+	case *qualityTick:
+		r.updateQuality(ctx)
 	case *injectPanic:
 		panic("injected panic in room actor")
 	case *actor.Stopping:
@@ -245,12 +259,12 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		return
 	}
 	handle := &participantHandle{sink: req.Sink}
-	pid, _, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", func(st *actorStats) actor.Actor {
+	pid, stats, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", func(st *actorStats) actor.Actor {
 		return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
 	}, actor.WithSupervisor(stopOnPanic()))
 	if err != nil {
 		// The previous session of this identity is still stopping: give this one its own name.
-		pid, _, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", func(st *actorStats) actor.Actor {
+		pid, stats, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", func(st *actorStats) actor.Actor {
 			return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
 		}, actor.WithSupervisor(stopOnPanic()))
 	}
@@ -261,7 +275,8 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		return
 	}
 	handle.pid = pid
-	entry := &memberEntry{handle: handle, info: info, autoSubscribe: req.AutoSubscribe}
+	entry := &memberEntry{handle: handle, info: info, autoSubscribe: req.AutoSubscribe, protocol: req.Client.GetProtocol(), stats: stats}
+	r.setView(entry, nil)
 	r.participants[req.Identity] = entry
 	r.numParticipants.Store(int64(len(r.participants)))
 	ctx.Respond(&joined{pid: pid, sid: info.Sid})
@@ -286,6 +301,7 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 	}
 	wasPublisher := p.info.GetIsPublisher()
 	p.info = info
+	r.setView(p, nil)
 	for _, t := range info.GetTracks() {
 		if e := r.tracks[t.GetSid()]; e != nil {
 			e.pub.info = t // mute state, for speaker detection and late subscribers
@@ -372,6 +388,7 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	r.numParticipants.Store(int64(len(r.participants)))
 	r.info.NumParticipants = uint32(len(r.participants))
 	delete(r.speaking, p.info.GetSid())
+	delete(r.lastQuality, p.info.GetSid())
 	for sid, t := range r.tracks {
 		if t.pub.publisherSID == p.info.GetSid() {
 			r.dropTrack(ctx, sid)
@@ -468,7 +485,7 @@ func (r *roomActor) broadcastParticipant(info *livekit.ParticipantInfo, skip str
 			continue
 		}
 		if err := p.handle.sink.Send(update); err != nil {
-			r.log.Debug("participant update not delivered", "participant", identity, "err", err)
+			r.log.Debug("participant update not delivered", "participant", identity, "pID", p.info.GetSid(), "err", err)
 		}
 	}
 }
@@ -477,7 +494,7 @@ func (r *roomActor) broadcastParticipant(info *livekit.ParticipantInfo, skip str
 func (r *roomActor) broadcast(resp *livekit.SignalResponse) {
 	for identity, p := range r.participants {
 		if err := p.handle.sink.Send(resp); err != nil {
-			r.log.Debug("room message not delivered", "participant", identity, "err", err)
+			r.log.Debug("room message not delivered", "participant", identity, "pID", p.info.GetSid(), "err", err)
 		}
 	}
 }
@@ -536,6 +553,9 @@ func (r *roomActor) stopTimers() {
 	}
 	if r.speakerTimer != nil {
 		r.speakerTimer.Stop()
+	}
+	if r.qualityTimer != nil {
+		r.qualityTimer.Stop()
 	}
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"sort"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,6 +21,7 @@ type trackActor struct {
 	receiver *media.Receiver
 	subs     map[string]*media.DownTrack // by subscriber actor id
 	numSubs  atomic.Int64
+	stats    *actorStats
 }
 
 func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo, r *media.Receiver, st *actorStats) *trackActor {
@@ -29,23 +31,55 @@ func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo
 		info:     info,
 		receiver: r,
 		subs:     map[string]*media.DownTrack{},
+		stats:    st,
 	}
-	kind, mime := info.Type.String(), info.MimeType
+	kind, mime, source, name := info.Type.String(), info.MimeType, info.Source.String(), info.Name
+	rate := &bitrateMeter{}
 	st.describe = func() map[string]any {
 		s := r.Stats()
-		return map[string]any{
+		out := map[string]any{
+			"sid":         info.Sid,
 			"type":        kind,
 			"mime":        mime,
+			"source":      source,
 			"subscribers": t.numSubs.Load(),
 			"packetsIn":   s.Packets,
 			"bytesIn":     s.Bytes,
-			"bitrateBps":  s.BitrateBps,
+			"bitrateBps":  rate.update(s.Bytes),
 			"lost":        s.Lost,
 			"plis":        s.PLIsSent,
 			"layers":      r.Layers(),
 		}
+		if name != "" {
+			out["name"] = name
+		}
+		if subs := st.subscribers.Load(); subs != nil && len(*subs) > 0 {
+			out["downTracks"] = describeDownTracks(*subs)
+		}
+		return out
 	}
 	return t
+}
+
+// describeDownTracks lists a track's subscribers with their DownTrack counters, for the inspector.
+func describeDownTracks(subs []subscriberRef) []map[string]any {
+	out := make([]map[string]any, 0, len(subs))
+	for _, s := range subs {
+		d := s.down.Stats()
+		out = append(out, map[string]any{
+			"subscriber":    "/" + s.actorID,
+			"packets":       d.Packets,
+			"bytes":         d.Bytes,
+			"bitrateBps":    s.rate.update(d.Bytes),
+			"nacks":         d.NACKsReceived,
+			"nacksAnswered": d.NACKsAnswered,
+			"plis":          d.PLIsReceived,
+			"dropped":       d.Dropped,
+			"layer":         d.CurrentLayer,
+			"paused":        d.Paused,
+		})
+	}
+	return out
 }
 
 // Receive handles the track's messages.
@@ -56,7 +90,7 @@ func (t *trackActor) Receive(ctx actor.Context) {
 	case *addDownTrack:
 		t.detach(ctx, m.subscriber)
 		t.subs[m.subscriber.Id] = m.downTrack
-		t.numSubs.Store(int64(len(t.subs)))
+		t.subscribersChanged()
 		t.receiver.AddDownTrack(m.downTrack)
 		ctx.Watch(m.subscriber)
 	case *removeDownTrack:
@@ -82,7 +116,29 @@ func (t *trackActor) detach(ctx actor.Context, subscriber *actor.PID) {
 		return
 	}
 	delete(t.subs, subscriber.Id)
-	t.numSubs.Store(int64(len(t.subs)))
+	t.subscribersChanged()
 	t.receiver.RemoveDownTrack(dt)
 	ctx.Unwatch(subscriber)
+}
+
+// subscribersChanged publishes a new immutable snapshot of the subscribers for the room and the
+// inspector. Bitrate meters carry over for subscribers that stay.
+func (t *trackActor) subscribersChanged() {
+	meters := map[*media.DownTrack]*bitrateMeter{}
+	if old := t.stats.subscribers.Load(); old != nil {
+		for _, s := range *old {
+			meters[s.down] = s.rate
+		}
+	}
+	subs := make([]subscriberRef, 0, len(t.subs))
+	for id, dt := range t.subs {
+		rate := meters[dt]
+		if rate == nil {
+			rate = &bitrateMeter{}
+		}
+		subs = append(subs, subscriberRef{actorID: id, down: dt, rate: rate})
+	}
+	sort.Slice(subs, func(i, j int) bool { return subs[i].actorID < subs[j].actorID })
+	t.stats.subscribers.Store(&subs)
+	t.numSubs.Store(int64(len(t.subs)))
 }

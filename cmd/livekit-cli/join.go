@@ -171,6 +171,7 @@ func runJoin(ctx context.Context, e *env, o joinOptions) error {
 	}
 	stopPublishing()
 	pubWG.Wait()
+	recs.leaving()
 	if err := c.Leave(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("leave: %w", err)
 	}

@@ -29,6 +29,7 @@ type recorderSet struct {
 
 	mu     sync.Mutex
 	closed bool
+	left   bool // set by leaving
 	tracks []*trackRecorder
 	paths  map[string]bool
 	wg     sync.WaitGroup
@@ -58,7 +59,12 @@ func (s *recorderSet) add(rt *lkclient.RemoteTrack) {
 	go func() {
 		defer s.wg.Done()
 		r.run()
-		s.con.printf("track %s of %s ended: %s", rt.TrackSID, r.identity, r.summary())
+		s.mu.Lock()
+		leaving := s.left
+		s.mu.Unlock()
+		if !leaving { // when we leave, the final summary on stdout says the same
+			s.con.printf("track %s of %s ended: %s", rt.TrackSID, r.identity, r.summary())
+		}
 	}()
 }
 
@@ -80,6 +86,14 @@ func (s *recorderSet) uniquePath(r *trackRecorder) string {
 	}
 	s.paths[p] = true
 	return p
+}
+
+// leaving marks that tracks now end because we leave the room, not because their publisher
+// stopped: their end is then reported once, in the final summary.
+func (s *recorderSet) leaving() {
+	s.mu.Lock()
+	s.left = true
+	s.mu.Unlock()
 }
 
 // close stops accepting tracks and waits until every recorder has finished (the client must be

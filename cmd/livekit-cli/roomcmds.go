@@ -23,9 +23,16 @@ func adminGrant(room string) *auth.VideoGrant {
 	return &auth.VideoGrant{RoomAdmin: true, Room: room}
 }
 
-// callCtx bounds one Room API call.
-func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, apiTimeout)
+// call runs do with a Room API client whose token carries grant, under a context bounded by
+// apiTimeout.
+func (e *env) call(ctx context.Context, grant *auth.VideoGrant, do func(context.Context, livekit.RoomService) error) error {
+	rs, err := e.roomService(grant)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return do(cctx, rs)
 }
 
 func cmdCreateRoom(ctx context.Context, e *env, args []string) error {
@@ -50,28 +57,24 @@ func cmdCreateRoom(ctx context.Context, e *env, args []string) error {
 	}
 	req.EmptyTimeout, req.DepartureTimeout = uint32(emptyTimeout), uint32(departureTimeout)
 	req.MaxParticipants = uint32(maxParticipants)
-	rs, err := e.roomService(createGrant())
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	room, err := rs.CreateRoom(cctx, &req)
-	if err != nil {
-		return err
-	}
-	if err := e.printJSON(room); err != nil {
-		return err
-	}
-	if identity == "" {
-		identity = randomIdentity()
-	}
-	tok, err := joinToken(e, room.GetName(), identity, validFor)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "join token (identity %q, valid %s): %s\n", identity, validFor, tok)
-	return nil
+	return e.call(ctx, createGrant(), func(cctx context.Context, rs livekit.RoomService) error {
+		room, err := rs.CreateRoom(cctx, &req)
+		if err != nil {
+			return err
+		}
+		if err := e.printJSON(room); err != nil {
+			return err
+		}
+		if identity == "" {
+			identity = randomIdentity()
+		}
+		tok, err := joinToken(e, room.GetName(), identity, validFor)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "join token (identity %q, valid %s): %s\n", identity, validFor, tok)
+		return nil
+	})
 }
 
 func cmdListRooms(ctx context.Context, e *env, args []string) error {
@@ -81,17 +84,13 @@ func cmdListRooms(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	rs, err := e.roomService(listGrant())
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	res, err := rs.ListRooms(cctx, &livekit.ListRoomsRequest{Names: names})
-	if err != nil {
-		return err
-	}
-	return e.printJSON(res)
+	return e.call(ctx, listGrant(), func(cctx context.Context, rs livekit.RoomService) error {
+		res, err := rs.ListRooms(cctx, &livekit.ListRoomsRequest{Names: names})
+		if err != nil {
+			return err
+		}
+		return e.printJSON(res)
+	})
 }
 
 func cmdDeleteRoom(ctx context.Context, e *env, args []string) error {
@@ -103,17 +102,13 @@ func cmdDeleteRoom(ctx context.Context, e *env, args []string) error {
 	if err := required("room", *room); err != nil {
 		return err
 	}
-	rs, err := e.roomService(createGrant())
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	if _, err := rs.DeleteRoom(cctx, &livekit.DeleteRoomRequest{Room: *room}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "deleted room %s\n", *room)
-	return nil
+	return e.call(ctx, createGrant(), func(cctx context.Context, rs livekit.RoomService) error {
+		if _, err := rs.DeleteRoom(cctx, &livekit.DeleteRoomRequest{Room: *room}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "deleted room %s\n", *room)
+		return nil
+	})
 }
 
 func cmdListParticipants(ctx context.Context, e *env, args []string) error {
@@ -125,17 +120,13 @@ func cmdListParticipants(ctx context.Context, e *env, args []string) error {
 	if err := required("room", *room); err != nil {
 		return err
 	}
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	res, err := rs.ListParticipants(cctx, &livekit.ListParticipantsRequest{Room: *room})
-	if err != nil {
-		return err
-	}
-	return e.printJSON(res)
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		res, err := rs.ListParticipants(cctx, &livekit.ListParticipantsRequest{Room: *room})
+		if err != nil {
+			return err
+		}
+		return e.printJSON(res)
+	})
 }
 
 // targetFlags is a flag set with --room and --identity, both required.
@@ -166,17 +157,13 @@ func cmdGetParticipant(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	room, identity := t.room, t.identity
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	p, err := rs.GetParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity})
-	if err != nil {
-		return err
-	}
-	return e.printJSON(p)
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		p, err := rs.GetParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity})
+		if err != nil {
+			return err
+		}
+		return e.printJSON(p)
+	})
 }
 
 func cmdRemoveParticipant(ctx context.Context, e *env, args []string) error {
@@ -185,17 +172,13 @@ func cmdRemoveParticipant(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	room, identity := t.room, t.identity
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	if _, err := rs.RemoveParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity}); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "removed %s from room %s\n", *identity, *room)
-	return nil
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		if _, err := rs.RemoveParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "removed %s from room %s\n", *identity, *room)
+		return nil
+	})
 }
 
 func cmdMuteTrack(ctx context.Context, e *env, args []string) error {
@@ -209,19 +192,15 @@ func cmdMuteTrack(ctx context.Context, e *env, args []string) error {
 	if err := required("track", *track); err != nil {
 		return err
 	}
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	res, err := rs.MutePublishedTrack(cctx, &livekit.MuteRoomTrackRequest{
-		Room: *room, Identity: *identity, TrackSid: *track, Muted: *muted,
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		res, err := rs.MutePublishedTrack(cctx, &livekit.MuteRoomTrackRequest{
+			Room: *room, Identity: *identity, TrackSid: *track, Muted: *muted,
+		})
+		if err != nil {
+			return err
+		}
+		return e.printJSON(res.GetTrack())
 	})
-	if err != nil {
-		return err
-	}
-	return e.printJSON(res.GetTrack())
 }
 
 func cmdUpdateMetadata(ctx context.Context, e *env, args []string) error {
@@ -235,24 +214,20 @@ func cmdUpdateMetadata(ctx context.Context, e *env, args []string) error {
 	if err := required("room", *room); err != nil {
 		return err
 	}
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	if *identity != "" {
-		p, err := rs.UpdateParticipant(cctx, &livekit.UpdateParticipantRequest{Room: *room, Identity: *identity, Metadata: *metadata})
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		if *identity != "" {
+			p, err := rs.UpdateParticipant(cctx, &livekit.UpdateParticipantRequest{Room: *room, Identity: *identity, Metadata: *metadata})
+			if err != nil {
+				return err
+			}
+			return e.printJSON(p)
+		}
+		r, err := rs.UpdateRoomMetadata(cctx, &livekit.UpdateRoomMetadataRequest{Room: *room, Metadata: *metadata})
 		if err != nil {
 			return err
 		}
-		return e.printJSON(p)
-	}
-	r, err := rs.UpdateRoomMetadata(cctx, &livekit.UpdateRoomMetadataRequest{Room: *room, Metadata: *metadata})
-	if err != nil {
-		return err
-	}
-	return e.printJSON(r)
+		return e.printJSON(r)
+	})
 }
 
 func cmdUpdateParticipant(ctx context.Context, e *env, args []string) error {
@@ -272,37 +247,33 @@ func cmdUpdateParticipant(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	room, identity := t.room, t.identity
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	req := &livekit.UpdateParticipantRequest{Room: *room, Identity: *identity, Name: *name, Metadata: *metadata}
-	if len(attrs) > 0 {
-		req.Attributes = attrs
-	}
-	if canPublish.v != nil || canSubscribe.v != nil || canPublishData.v != nil || canUpdateMetadata.v != nil {
-		// The permission is replaced as a whole: start from the current one.
-		cur, err := rs.GetParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity})
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		req := &livekit.UpdateParticipantRequest{Room: *room, Identity: *identity, Name: *name, Metadata: *metadata}
+		if len(attrs) > 0 {
+			req.Attributes = attrs
+		}
+		if canPublish.v != nil || canSubscribe.v != nil || canPublishData.v != nil || canUpdateMetadata.v != nil {
+			// The permission is replaced as a whole: start from the current one.
+			cur, err := rs.GetParticipant(cctx, &livekit.RoomParticipantIdentity{Room: *room, Identity: *identity})
+			if err != nil {
+				return err
+			}
+			perm := &livekit.ParticipantPermission{}
+			if cur.GetPermission() != nil {
+				perm = proto.Clone(cur.GetPermission()).(*livekit.ParticipantPermission)
+			}
+			setIf(&perm.CanPublish, canPublish)
+			setIf(&perm.CanSubscribe, canSubscribe)
+			setIf(&perm.CanPublishData, canPublishData)
+			setIf(&perm.CanUpdateMetadata, canUpdateMetadata)
+			req.Permission = perm
+		}
+		p, err := rs.UpdateParticipant(cctx, req)
 		if err != nil {
 			return err
 		}
-		perm := &livekit.ParticipantPermission{}
-		if cur.GetPermission() != nil {
-			perm = proto.Clone(cur.GetPermission()).(*livekit.ParticipantPermission)
-		}
-		setIf(&perm.CanPublish, canPublish)
-		setIf(&perm.CanSubscribe, canSubscribe)
-		setIf(&perm.CanPublishData, canPublishData)
-		setIf(&perm.CanUpdateMetadata, canUpdateMetadata)
-		req.Permission = perm
-	}
-	p, err := rs.UpdateParticipant(cctx, req)
-	if err != nil {
-		return err
-	}
-	return e.printJSON(p)
+		return e.printJSON(p)
+	})
 }
 
 func setIf(dst *bool, o optBool) {
@@ -332,35 +303,29 @@ func cmdSendData(ctx context.Context, e *env, args []string) error {
 	if *topic != "" {
 		req.Topic = topic
 	}
-	rs, err := e.roomService(adminGrant(*room))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	if _, err := rs.SendData(cctx, req); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "sent %d bytes to room %s\n", len(*data), *room)
-	return nil
+	return e.call(ctx, adminGrant(*room), func(cctx context.Context, rs livekit.RoomService) error {
+		if _, err := rs.SendData(cctx, req); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "sent %d bytes to room %s\n", len(*data), *room)
+		return nil
+	})
 }
 
 // resolveRoomID finds the name of the room whose SID is sid.
-func resolveRoomID(ctx context.Context, e *env, sid string) (string, error) {
-	rs, err := e.roomService(listGrant())
-	if err != nil {
-		return "", err
-	}
-	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	res, err := rs.ListRooms(cctx, &livekit.ListRoomsRequest{})
-	if err != nil {
-		return "", fmt.Errorf("resolve --room-id: %w", err)
-	}
-	for _, r := range res.GetRooms() {
-		if r.GetSid() == sid {
-			return r.GetName(), nil
+func resolveRoomID(ctx context.Context, e *env, sid string) (name string, err error) {
+	err = e.call(ctx, listGrant(), func(cctx context.Context, rs livekit.RoomService) error {
+		res, err := rs.ListRooms(cctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			return fmt.Errorf("resolve --room-id: %w", err)
 		}
-	}
-	return "", fmt.Errorf("no room with sid %s (rooms: %d)", sid, len(res.GetRooms()))
+		for _, r := range res.GetRooms() {
+			if r.GetSid() == sid {
+				name = r.GetName()
+				return nil
+			}
+		}
+		return fmt.Errorf("no room with sid %s (rooms: %d)", sid, len(res.GetRooms()))
+	})
+	return name, err
 }

@@ -74,6 +74,8 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("participant connected", "room", req.Room, "identity", req.Identity, "sid", sess.ParticipantSID(),
 		"sdk", req.Client.GetSdk().String(), "version", req.Client.GetVersion(), "protocol", req.Client.GetProtocol(),
 		"reconnect", req.Reconnect, "remote", r.RemoteAddr)
+	s.connStarted()
+	defer s.connEnded()
 	conn.serve(ws, sess)
 }
 
@@ -139,6 +141,8 @@ func (s *Server) admit(r *http.Request) (actors.JoinRequest, *httpError) {
 		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("identity is longer than %d bytes", s.cfg.MaxIdentityLength), nil)
 	case len(grants.Video.Room) > s.cfg.MaxRoomNameLength:
 		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("room name is longer than %d bytes", s.cfg.MaxRoomNameLength), nil)
+	case len(grants.Name) > s.cfg.MaxNameLength:
+		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("name is longer than %d bytes", s.cfg.MaxNameLength), nil)
 	}
 
 	q := r.URL.Query()

@@ -5,8 +5,10 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/actor-sfu/livekit-server/actors"
@@ -17,8 +19,13 @@ import (
 // ServerConfig tunes the edge. The zero value of every field has a sensible default.
 type ServerConfig struct {
 	// MaxSignalMessageSize caps one inbound WebSocket frame (default 1 MiB; simulcast offers run to
-	// tens of KB).
+	// tens of KB). A larger frame closes the connection with 1009.
 	MaxSignalMessageSize int64
+	// SignalRateLimit is the sustained number of frames (requests and WebSocket pings) one
+	// connection may send per second (default 50); SignalRateBurst is how many it may send at once
+	// (default 200). Beyond that the connection is closed with 1008. A negative rate disables it.
+	SignalRateLimit float64
+	SignalRateBurst int
 	// SignalQueueSize is the number of outbound frames one connection may have queued; a client
 	// that falls further behind is disconnected (default 256).
 	SignalQueueSize int
@@ -29,8 +36,9 @@ type ServerConfig struct {
 	// DisableAutoCreate mirrors actors.RoomConfig.DisableAutoCreate so that /rtc/validate can answer
 	// 404 for a missing room without joining.
 	DisableAutoCreate bool
-	// MaxRoomNameLength and MaxIdentityLength cap names taken from tokens and requests (default 256).
-	MaxRoomNameLength, MaxIdentityLength int
+	// MaxRoomNameLength, MaxIdentityLength and MaxNameLength cap names taken from tokens and
+	// requests (default 256 bytes each); longer ones are refused with 400.
+	MaxRoomNameLength, MaxIdentityLength, MaxNameLength int
 	// DisableDebug removes the /debug/ routes.
 	DisableDebug bool
 	// Metrics, when set, is served at /metrics.
@@ -40,6 +48,12 @@ type ServerConfig struct {
 func (c ServerConfig) withDefaults() ServerConfig {
 	if c.MaxSignalMessageSize <= 0 {
 		c.MaxSignalMessageSize = 1 << 20
+	}
+	if c.SignalRateLimit == 0 {
+		c.SignalRateLimit = 50
+	}
+	if c.SignalRateBurst <= 0 {
+		c.SignalRateBurst = 200
 	}
 	if c.SignalQueueSize <= 0 {
 		c.SignalQueueSize = 256
@@ -55,6 +69,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxIdentityLength <= 0 {
 		c.MaxIdentityLength = 256
+	}
+	if c.MaxNameLength <= 0 {
+		c.MaxNameLength = 256
 	}
 	return c
 }
@@ -102,6 +119,10 @@ type Server struct {
 	verifier *auth.Verifier
 	log      *slog.Logger
 	handler  http.Handler
+
+	connMu sync.Mutex
+	conns  int           // signal connections being served
+	idle   chan struct{} // closed and replaced when conns drops to 0
 }
 
 // NewServer builds the handler for every route of the node:
@@ -128,6 +149,7 @@ func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.
 		node:     node,
 		verifier: auth.NewVerifier(keys),
 		log:      log.With("component", "transport"),
+		idle:     make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "OK") })
@@ -145,6 +167,43 @@ func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusNotFound, "not found") })
 	s.handler = withCORS(mux)
 	return s
+}
+
+// connStarted and connEnded count the signal connections being served, for Drain.
+func (s *Server) connStarted() {
+	s.connMu.Lock()
+	s.conns++
+	s.connMu.Unlock()
+}
+
+func (s *Server) connEnded() {
+	s.connMu.Lock()
+	s.conns--
+	if s.conns == 0 {
+		close(s.idle)
+		s.idle = make(chan struct{})
+	}
+	s.connMu.Unlock()
+}
+
+// Drain waits until every signal connection has ended, or ctx is done. Call it after
+// actors.Node.Close: the node then has queued leave{SERVER_SHUTDOWN} on every connection, and
+// Drain lets the writers flush it before the process exits. http.Server.Shutdown does not wait for
+// hijacked (WebSocket) connections, so without Drain the last frames could be lost.
+func (s *Server) Drain(ctx context.Context) error {
+	for {
+		s.connMu.Lock()
+		n, idle := s.conns, s.idle
+		s.connMu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("%d signal connections still open: %w", n, ctx.Err())
+		}
+	}
 }
 
 // ServeHTTP implements http.Handler.

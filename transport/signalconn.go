@@ -2,6 +2,8 @@ package transport
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -144,7 +146,6 @@ func (c *signalConn) attach(ws *websocket.Conn) {
 // serve runs the connection until it ends: a writer goroutine drains the queue while this goroutine
 // reads. It returns after the session has been told and the writer has stopped.
 func (c *signalConn) serve(ws *websocket.Conn, sess session) {
-	ws.SetReadLimit(c.cfg.MaxSignalMessageSize)
 	c.attach(ws)
 	writerDone := make(chan struct{})
 	go func() {
@@ -162,10 +163,40 @@ func (c *signalConn) serve(ws *websocket.Conn, sess session) {
 }
 
 // readLoop decodes requests until the socket fails. It reports whether a leave request was seen.
+//
+// Three kinds of bad input end the connection with a close frame that says why: a frame larger than
+// MaxSignalMessageSize (1009), a frame that does not decode (1003), and more requests than the
+// per-connection rate allows (1008). Dropping excess requests instead would desynchronise
+// negotiation (a lost answer or trickle leaves a PeerConnection half set up), so a client that
+// floods is told and cut off; well-behaved clients send a few requests a second.
 func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
-	unmarshalJSON := protojson.UnmarshalOptions{DiscardUnknown: true}
+	limiter := newRateLimiter(c.cfg.SignalRateLimit, c.cfg.SignalRateBurst, time.Now())
+	// WebSocket pings count against the same budget: each one costs the node a pong.
+	ws.SetPingHandler(func(appData string) error {
+		if !limiter.allow(time.Now()) {
+			return errRateLimited
+		}
+		err := ws.WriteControl(websocket.PongMessage, []byte(appData), time.Now().Add(closeControlTimeout))
+		if err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+			return err
+		}
+		return nil
+	})
 	for {
-		mt, data, err := ws.ReadMessage()
+		mt, data, err := readFrame(ws, c.cfg.MaxSignalMessageSize)
+		if err == nil && !limiter.allow(time.Now()) {
+			err = errRateLimited
+		}
+		switch {
+		case errors.Is(err, errFrameTooLarge):
+			c.log.Warn("signal frame too large; closing connection", "limit", c.cfg.MaxSignalMessageSize)
+			c.kill(websocket.CloseMessageTooBig, fmt.Sprintf("signal message exceeds %d bytes", c.cfg.MaxSignalMessageSize))
+			return leave
+		case errors.Is(err, errRateLimited):
+			c.log.Warn("signal rate limit exceeded; closing connection", "rate", c.cfg.SignalRateLimit, "burst", c.cfg.SignalRateBurst)
+			c.kill(websocket.ClosePolicyViolation, "signal rate limit exceeded")
+			return leave
+		}
 		if err != nil {
 			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
 				select {
@@ -176,24 +207,21 @@ func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 			}
 			return leave
 		}
-		req := &livekit.SignalRequest{}
-		switch mt {
-		case websocket.BinaryMessage:
-			err = proto.Unmarshal(data, req)
-		case websocket.TextMessage:
-			if !c.jsonMode.Swap(true) {
-				c.log.Debug("client sent a text frame; switching connection to JSON")
-			}
-			err = unmarshalJSON.Unmarshal(data, req)
+		if mt == websocket.TextMessage && !c.jsonMode.Swap(true) {
+			c.log.Debug("client sent a text frame; switching connection to JSON")
 		}
+		req, err := decodeSignalRequest(mt, data)
 		if err != nil {
 			c.log.Warn("malformed signal request; closing connection", "err", err, "bytes", len(data))
 			c.kill(websocket.CloseUnsupportedData, "malformed signal request")
 			return leave
 		}
 		if req.GetMessage() == nil {
-			// An empty request, or a variant newer than our proto: nothing to act on.
-			c.log.Debug("ignoring signal request without a known message")
+			// An empty request, or a variant newer than our proto: tell the client, keep the session.
+			c.log.Debug("signal request without a known message")
+			_ = c.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
+				Reason: livekit.RequestResponse_UNSUPPORTED_TYPE, Message: "unsupported signal request",
+			}}})
 			continue
 		}
 		if _, ok := req.GetMessage().(*livekit.SignalRequest_Leave); ok {
@@ -201,6 +229,78 @@ func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 		}
 		sess.Signal(req)
 	}
+}
+
+// Read-side failures that end a connection with a specific close code.
+var (
+	// errFrameTooLarge: an inbound frame is longer than MaxSignalMessageSize.
+	errFrameTooLarge = errors.New("signal frame too large")
+	// errRateLimited: the client sent more frames than its rate allows.
+	errRateLimited = errors.New("signal rate limit exceeded")
+)
+
+// readFrame reads one whole message of at most limit bytes. It reads through a bounded reader
+// rather than gorilla's SetReadLimit so that the close frame can carry a reason; a frame that
+// announces more than limit bytes is never buffered beyond limit+1.
+func readFrame(ws *websocket.Conn, limit int64) (int, []byte, error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > limit {
+		return 0, nil, errFrameTooLarge
+	}
+	return mt, data, nil
+}
+
+// decodeSignalRequest decodes one frame: binary frames are protobuf, text frames protojson
+// (unknown JSON fields are ignored, as protobuf ignores unknown fields).
+func decodeSignalRequest(mt int, data []byte) (*livekit.SignalRequest, error) {
+	req := &livekit.SignalRequest{}
+	var err error
+	switch mt {
+	case websocket.BinaryMessage:
+		err = proto.Unmarshal(data, req)
+	case websocket.TextMessage:
+		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(data, req)
+	default:
+		err = fmt.Errorf("websocket message type %d", mt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding signal request: %w", err)
+	}
+	return req, nil
+}
+
+// rateLimiter is a token bucket: burst requests at once, then rate per second. It is used by one
+// goroutine only. A rate <= 0 disables it.
+type rateLimiter struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newRateLimiter(rate float64, burst int, now time.Time) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+// allow takes one token if there is one.
+func (l *rateLimiter) allow(now time.Time) bool {
+	if l.rate <= 0 {
+		return true
+	}
+	if el := now.Sub(l.last).Seconds(); el > 0 {
+		l.tokens = min(l.burst, l.tokens+el*l.rate)
+		l.last = now
+	}
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
 }
 
 // writeLoop is the only writer of data frames on ws.

@@ -56,14 +56,21 @@ type RoomConfig struct {
 	EnableRemoteUnmute bool
 }
 
-// Limits caps resources per node, room and participant. Zero means the default.
+// Limits caps resources per node, room and participant. Zero means the default. The maximum number
+// of participants per room is RoomConfig.MaxParticipants (a room default that CreateRoom may
+// override, as in LiveKit).
 type Limits struct {
-	// MaxRooms caps the rooms on this node; 0 means no cap.
+	// MaxRooms caps the rooms on this node; 0 means no cap. A join or CreateRoom beyond it fails
+	// with ErrTooManyRooms (HTTP 503, Twirp resource_exhausted).
 	MaxRooms int
-	// MaxTracksPerParticipant caps published tracks per participant (default 16).
+	// MaxTracksPerParticipant caps published tracks per participant (default 16); add_track beyond
+	// it is refused with request_response LIMIT_EXCEEDED.
 	MaxTracksPerParticipant int
-	// MaxMetadataSize caps room and participant metadata in bytes (default 64 KiB).
+	// MaxMetadataSize caps room and participant metadata in bytes (default 64 KiB, LiveKit's).
 	MaxMetadataSize int
+	// MaxAttributesSize caps the total bytes of a participant's attribute keys and values
+	// (default 64 KiB).
+	MaxAttributesSize int
 	// MaxDataPacketSize caps one data packet relayed by the node (default 64 KiB).
 	MaxDataPacketSize int
 }
@@ -267,6 +274,9 @@ func (n *Node) UpdateParticipant(ctx context.Context, req *livekit.UpdatePartici
 	if err := n.checkMetadata(req.GetMetadata()); err != nil {
 		return nil, err
 	}
+	if err := n.checkAttributes(req.GetAttributes()); err != nil {
+		return nil, err
+	}
 	res, err := n.askRoom(ctx, req.GetRoom(), &updateParticipant{req: req})
 	if err != nil {
 		return nil, err
@@ -322,6 +332,9 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) (*Session, error) {
 	if err := n.checkMetadata(req.Metadata); err != nil {
 		return nil, err
 	}
+	if err := n.checkAttributes(req.Attributes); err != nil {
+		return nil, err
+	}
 	if req.Permission == nil {
 		req.Permission = &livekit.ParticipantPermission{CanPublish: true, CanSubscribe: true, CanPublishData: true}
 	}
@@ -336,6 +349,17 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) (*Session, error) {
 func (n *Node) checkMetadata(md string) error {
 	if len(md) > n.cfg.Limits.MaxMetadataSize {
 		return fmt.Errorf("metadata is %d bytes, limit %d: %w", len(md), n.cfg.Limits.MaxMetadataSize, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (n *Node) checkAttributes(attrs map[string]string) error {
+	size := 0
+	for k, v := range attrs {
+		size += len(k) + len(v)
+	}
+	if size > n.cfg.Limits.MaxAttributesSize {
+		return fmt.Errorf("attributes are %d bytes, limit %d: %w", size, n.cfg.Limits.MaxAttributesSize, ErrInvalidArgument)
 	}
 	return nil
 }

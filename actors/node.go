@@ -86,6 +86,9 @@ func withDefaults(cfg Config) Config {
 	if cfg.Limits.MaxMetadataSize == 0 {
 		cfg.Limits.MaxMetadataSize = 64 << 10
 	}
+	if cfg.Limits.MaxAttributesSize == 0 {
+		cfg.Limits.MaxAttributesSize = 64 << 10
+	}
 	if cfg.Limits.MaxDataPacketSize == 0 {
 		cfg.Limits.MaxDataPacketSize = 64 << 10
 	}
@@ -115,12 +118,12 @@ func (n *Node) Close(ctx context.Context) error {
 	var waitErr error
 	if err == nil {
 		for _, pid := range res.(*roomPIDs).pids {
-			if err := n.system.Root.PoisonFuture(pid).Wait(); err != nil {
+			if err := n.waitStopped(ctx, pid); err != nil {
 				waitErr = errors.Join(waitErr, fmt.Errorf("room %s: %w", pid.Id, err))
 			}
 		}
 	}
-	if err := n.system.Root.PoisonFuture(n.pid).Wait(); err != nil {
+	if err := n.waitStopped(ctx, n.pid); err != nil {
 		waitErr = errors.Join(waitErr, fmt.Errorf("node actor: %w", err))
 	}
 	n.system.Shutdown()
@@ -129,6 +132,19 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.log.Info("node stopped")
 	return errors.Join(err, waitErr)
+}
+
+// waitStopped stops pid with a poison pill and waits until it and its children are gone, or ctx
+// ends (then the actor keeps stopping in the background).
+func (n *Node) waitStopped(ctx context.Context, pid *actor.PID) error {
+	done := make(chan error, 1)
+	go func() { done <- n.system.Root.PoisonFuture(pid).Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for %s to stop: %w", pid.Id, ctx.Err())
+	}
 }
 
 // spawn starts a named child actor with a stats-counting mailbox registered with the inspector.

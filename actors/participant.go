@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -84,8 +85,9 @@ type participantActor struct {
 	published     map[string]*publication       // by track SID
 	subscriptions map[string]*subscription      // by track SID
 
-	channels   map[string]*webrtc.DataChannel // open channels that carry data to the client, by label
-	queuedData [][]byte
+	channels    map[string]*webrtc.DataChannel // open channels that carry data to the client, by label
+	queuedData  [][]byte
+	dataRefused bool // the client was told it may not publish data
 
 	pubState, subState atomic.Value // webrtc.PeerConnectionState, for inspection
 	numPublished       atomic.Int64
@@ -198,9 +200,11 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 	case *livekit.SignalRequest_Mute:
 		p.clientMute(ctx, m.Mute.GetSid(), m.Mute.GetMuted())
 	case *livekit.SignalRequest_Subscription:
-		if p.info.GetPermission().GetCanSubscribe() {
-			ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: m.Subscription})
+		if !p.info.GetPermission().GetCanSubscribe() {
+			p.refuse("not allowed to subscribe", livekit.RequestResponse_NOT_ALLOWED)
+			return
 		}
+		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: m.Subscription})
 	case *livekit.SignalRequest_TrackSetting:
 		p.trackSettings(m.TrackSetting)
 	case *livekit.SignalRequest_Leave:
@@ -293,29 +297,84 @@ func (p *participantActor) startPublisher(ctx actor.Context) error {
 
 // publisherOffer answers the client's offer on the publisher PC.
 func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.SessionDescription) {
+	if sd.GetType() != "" && sd.GetType() != "offer" {
+		p.refuse(fmt.Sprintf("offer has type %q", sd.GetType()), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	if err := checkSDP(sd.GetSdp(), 2*p.node.cfg.Limits.MaxTracksPerParticipant+2); err != nil {
+		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
 	if p.pub == nil {
 		if err := p.startPublisher(ctx); err != nil {
 			p.log.Error("cannot answer publisher offer", "err", err)
+			p.refuse("cannot create publisher connection", livekit.RequestResponse_UNCLASSIFIED_ERROR)
 			return
 		}
 	}
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sd.GetSdp()}); err != nil {
+	answer, err := answerOffer(p.pub, sd.GetSdp())
+	if err != nil {
 		p.log.Warn("publisher offer rejected", "err", err)
+		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
 	p.pubCandidates = addCandidates(p.pub, p.pubCandidates, p.log)
-	answer, err := p.pub.CreateAnswer(nil)
-	if err == nil {
-		err = p.pub.SetLocalDescription(answer)
-	}
-	if err != nil {
-		p.log.Warn("cannot answer publisher offer", "err", err)
-		return
-	}
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Answer{Answer: &livekit.SessionDescription{
 		Type: "answer", Sdp: answer.SDP, Id: sd.GetId(),
 	}}})
 	p.unpublishStopped(ctx, sd.GetSdp())
+}
+
+// checkSDP refuses session descriptions pion should never see: unparsable ones, ones without any
+// media section (nothing to negotiate; a LiveKit client always has at least its data channel
+// m-line) and ones with more media sections than maxSections (each becomes a transceiver).
+func checkSDP(raw string, maxSections int) error {
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(raw); err != nil {
+		return fmt.Errorf("invalid SDP: %w", err)
+	}
+	switch n := len(parsed.MediaDescriptions); {
+	case n == 0:
+		return errors.New("SDP has no media sections")
+	case n > maxSections:
+		return fmt.Errorf("SDP has %d media sections, limit %d", n, maxSections)
+	}
+	return nil
+}
+
+// answerOffer applies a remote offer to pc and sets and returns the local answer. It never
+// panics on bad input; every failure comes back as an error and leaves pc usable for a later,
+// valid offer whenever pion allows it.
+func answerOffer(pc *webrtc.PeerConnection, offer string) (answer webrtc.SessionDescription, err error) {
+	defer recoverAsError(&err)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return answer, fmt.Errorf("applying offer: %w", err)
+	}
+	answer, err = pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		return answer, fmt.Errorf("answering offer: %w", err)
+	}
+	return answer, nil
+}
+
+// applyAnswer applies a remote answer to the offer pc has made.
+func applyAnswer(pc *webrtc.PeerConnection, answer string) (err error) {
+	defer recoverAsError(&err)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("applying answer: %w", err)
+	}
+	return nil
+}
+
+// recoverAsError turns a panic inside pion's SDP handling into an error: hostile SDP must cost
+// the sender its request, not the participant its actor.
+func recoverAsError(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("SDP handling panicked: %v", r)
+	}
 }
 
 // negotiateSubscriber sends a new subscriber offer, or remembers to once the current one is
@@ -347,14 +406,17 @@ func (p *participantActor) negotiateSubscriber() {
 func (p *participantActor) subscriberAnswer(ctx actor.Context, sd *livekit.SessionDescription) {
 	if p.sub == nil || !p.subNegotiating {
 		p.log.Warn("subscriber answer without an offer")
+		p.refuse("answer without a pending subscriber offer", livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
 	if sd.GetId() != 0 && sd.GetId() != p.offerID {
 		p.log.Debug("stale subscriber answer ignored", "id", sd.GetId(), "want", p.offerID)
 		return
 	}
-	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sd.GetSdp()}); err != nil {
+	if err := applyAnswer(p.sub, sd.GetSdp()); err != nil {
+		// The offer stays pending: the client may still answer it properly.
 		p.log.Warn("subscriber answer rejected", "err", err)
+		p.refuse(fmt.Sprintf("answer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
 	p.subCandidates = addCandidates(p.sub, p.subCandidates, p.log)
@@ -368,9 +430,13 @@ func (p *participantActor) subscriberAnswer(ctx actor.Context, sd *livekit.Sessi
 // remoteCandidate applies a trickled candidate, or queues it until its PC has a remote
 // description (pion refuses candidates before that).
 func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
+	if t.GetTarget() != livekit.SignalTarget_PUBLISHER && t.GetTarget() != livekit.SignalTarget_SUBSCRIBER {
+		p.refuse(fmt.Sprintf("trickle for unknown target %d", t.GetTarget()), livekit.RequestResponse_INVALID_REQUEST, echoTrickle(t))
+		return
+	}
 	var init webrtc.ICECandidateInit
 	if err := json.Unmarshal([]byte(t.GetCandidateInit()), &init); err != nil {
-		p.log.Debug("malformed trickle candidate ignored", "err", err)
+		p.refuse("malformed trickle candidate", livekit.RequestResponse_INVALID_REQUEST, echoTrickle(t))
 		return
 	}
 	if init.Candidate == "" {
@@ -436,17 +502,21 @@ func (p *participantActor) changed(ctx actor.Context) {
 // addTrack reserves a TrackInfo for a track the client is about to send and answers with its SID.
 func (p *participantActor) addTrack(req *livekit.AddTrackRequest) {
 	if !p.mayPublish(req.GetSource()) {
-		p.refuse(fmt.Sprintf("not allowed to publish %s", req.GetSource().String()), livekit.RequestResponse_NOT_ALLOWED)
+		p.refuse(fmt.Sprintf("not allowed to publish %s", req.GetSource().String()), livekit.RequestResponse_NOT_ALLOWED, echoAddTrack(req))
 		return
 	}
-	if info := p.trackByCID(req.GetCid()); info != nil {
-		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackPublished{TrackPublished: &livekit.TrackPublishedResponse{
-			Cid: req.GetCid(), Track: proto.Clone(info).(*livekit.TrackInfo),
-		}}})
+	if req.GetCid() == "" {
+		p.refuse("add_track without a cid", livekit.RequestResponse_INVALID_REQUEST, echoAddTrack(req))
+		return
+	}
+	if p.trackByCID(req.GetCid()) != nil {
+		// A cid names one client track; a second request for it would make two publications
+		// race for the same media. The first publication stands.
+		p.refuse(fmt.Sprintf("track cid %q is already in use", req.GetCid()), livekit.RequestResponse_DUPLICATE_NAME, echoAddTrack(req))
 		return
 	}
 	if len(p.pending)+len(p.published) >= p.node.cfg.Limits.MaxTracksPerParticipant {
-		p.refuse("too many tracks", livekit.RequestResponse_LIMIT_EXCEEDED)
+		p.refuse(fmt.Sprintf("too many tracks: limit %d per participant", p.node.cfg.Limits.MaxTracksPerParticipant), livekit.RequestResponse_LIMIT_EXCEEDED, echoAddTrack(req))
 		return
 	}
 	prefix := "TR_A"
@@ -520,11 +590,26 @@ func (p *participantActor) mayPublish(source livekit.TrackSource) bool {
 	return false
 }
 
-func (p *participantActor) refuse(msg string, reason livekit.RequestResponse_Reason) {
+// refuse tells the client a request failed and why, with a request_response. echo, when set, is
+// the RequestResponse.request variant naming the request (clients match add_track refusals to
+// their pending publication by it).
+func (p *participantActor) refuse(msg string, reason livekit.RequestResponse_Reason, echo ...func(*livekit.RequestResponse)) {
 	p.log.Info("request refused", "reason", reason.String(), "msg", msg)
-	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
-		Reason: reason, Message: msg,
-	}}})
+	rr := &livekit.RequestResponse{Reason: reason, Message: msg}
+	for _, e := range echo {
+		e(rr)
+	}
+	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: rr}})
+}
+
+// echoAddTrack names an add_track request in a refusal.
+func echoAddTrack(req *livekit.AddTrackRequest) func(*livekit.RequestResponse) {
+	return func(rr *livekit.RequestResponse) { rr.Request = &livekit.RequestResponse_AddTrack{AddTrack: req} }
+}
+
+// echoTrickle names a trickle request in a refusal.
+func echoTrickle(req *livekit.TrickleRequest) func(*livekit.RequestResponse) {
+	return func(rr *livekit.RequestResponse) { rr.Request = &livekit.RequestResponse_Trickle{Trickle: req} }
 }
 
 func (p *participantActor) trackByCID(cid string) *livekit.TrackInfo {
@@ -793,9 +878,9 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 		}}})
 		return
 	}
-	if len(req.GetMetadata()) > p.node.cfg.Limits.MaxMetadataSize {
+	if len(req.GetMetadata()) > p.node.cfg.Limits.MaxMetadataSize || p.node.checkAttributes(req.GetAttributes()) != nil {
 		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
-			RequestId: req.GetRequestId(), Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: "metadata too large",
+			RequestId: req.GetRequestId(), Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: "metadata or attributes too large",
 		}}})
 		return
 	}
@@ -908,7 +993,11 @@ func (p *participantActor) channelOpened(target livekit.SignalTarget, dc *webrtc
 // dataReceived validates a client's data packet, stamps its sender and hands it to the room.
 func (p *participantActor) dataReceived(ctx actor.Context, label string, data []byte) {
 	if !p.info.GetPermission().GetCanPublishData() {
-		p.log.Debug("data dropped: participant may not publish data")
+		// Data has no request id to answer; tell the client once, then drop quietly.
+		if !p.dataRefused {
+			p.dataRefused = true
+			p.refuse("not allowed to publish data", livekit.RequestResponse_NOT_ALLOWED)
+		}
 		return
 	}
 	if len(data) > p.node.cfg.Limits.MaxDataPacketSize {

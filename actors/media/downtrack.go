@@ -58,8 +58,12 @@ type DownTrack struct {
 	failed    atomic.Bool // transport closed: stop writing
 	resyncReq atomic.Bool // continue the output stream at the next packet
 	needKey   atomic.Bool // video: forward nothing until a keyframe
-	target    atomic.Int32
-	cur       atomic.Int32 // written only under mu; read lock-free as a fast filter
+	// gapAt, when not 0, is where a fan-out queue overflow first dropped video
+	// for us: gapMark | layer<<16 | upstream seq. Packets queued before it are
+	// still delivered; from it on we wait for a keyframe (needKey).
+	gapAt  atomic.Uint32
+	target atomic.Int32
+	cur    atomic.Int32 // written only under mu; read lock-free as a fast filter
 
 	onFailed   atomic.Pointer[func(error)]
 	failOnce   sync.Once
@@ -231,6 +235,26 @@ func (d *DownTrack) currentOrTarget() int {
 	return d.effectiveTarget()
 }
 
+// gapMark flags a set gapAt.
+const gapMark = 1 << 24
+
+// markGap records that video from upstream seq of layer on was dropped for
+// us. Only the first drop counts until writePacket reaches it.
+func (d *DownTrack) markGap(layer int8, seq uint16) {
+	d.gapAt.CompareAndSwap(0, gapMark|uint32(uint8(layer))<<16|uint32(seq))
+}
+
+// reachedGap reports, and clears, a marked gap that packet seq of layer has
+// reached. Called with mu held.
+func (d *DownTrack) reachedGap(layer int8, seq uint16) bool {
+	g := d.gapAt.Load()
+	if g == 0 || int8(uint8(g>>16)) != layer || int16(seq-uint16(g)) < 0 {
+		return false
+	}
+	d.gapAt.Store(0)
+	return true
+}
+
 // writePacket is called for every packet of every layer of the receiver.
 // Packets of layers other than the current one return after a few atomic
 // loads, unless they are the keyframe that completes a pending switch.
@@ -251,6 +275,9 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		return
 	}
 	d.mu.Lock()
+	if d.reachedGap(layer, p.hdr.SequenceNumber) {
+		d.needKey.Store(true)
+	}
 	if cur := d.cur.Load(); int32(layer) != cur {
 		// Re-checked under the lock: another layer's goroutine may have switched.
 		if !p.keyframe || int(layer) != d.effectiveTarget() {
@@ -263,6 +290,7 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.cur.Store(int32(layer))
 		d.m.setResync()
 		d.needKey.Store(false)
+		d.gapAt.Store(0) // a gap in the old layer no longer matters
 	} else if d.needKey.Load() {
 		if !p.keyframe {
 			d.mu.Unlock()

@@ -117,9 +117,13 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	// mDNS would send multicast queries off the machine and hide our host
 	// candidates behind .local names browsers cannot resolve towards a server.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	// The DTLS server picks the SRTP profile; Chrome as server ranks GCM last.
-	// Being the server on the publisher PC (where we answer) makes GCM win,
-	// which halves SRTP CPU per packet.
+	// We are the DTLS server on both PCs: here by answering as server, on the
+	// subscriber PC by offering actpass. The server announces the SRTP profile,
+	// but pion's DTLS server takes the first profile of the *client's* list that
+	// ours contains. pion clients list AEAD-GCM first and get it, which halves
+	// SRTP CPU per packet (TestSRTPNegotiatesAESGCM). libwebrtc (Chrome, Safari,
+	// native SDKs) lists AES-CM-SHA1-80 first whichever role it has and, as a
+	// server, picks by its own order, so it gets AES-CM as long as we accept it.
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("media: answering DTLS role: %w", err)

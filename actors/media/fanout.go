@@ -24,7 +24,8 @@ type fanJob struct {
 // one subscriber's slow write delays only its share and the forwarder keeps
 // reading. Queues are bounded: when one is full the packet is dropped for
 // that share (video then waits for a keyframe, audio just loses a packet),
-// because late media is worth less than missing media.
+// because late media is worth less than missing media. Packets already
+// queued before a drop are still delivered.
 //
 // A write that hangs outright would still hold its writer's whole share
 // hostage. The dispatcher notices (queue full and the writer made no progress
@@ -121,6 +122,7 @@ func (f *fanout) deliver(w *fanWriter, j fanJob) bool {
 
 // dispatch queues p for every writer; the caller keeps its own reference.
 func (f *fanout) dispatch(layer int8, p *packet, dts []*DownTrack) {
+	seq := p.hdr.SequenceNumber
 	for _, s := range f.slots {
 		p.acquire()
 		j := fanJob{p: p, dts: dts, layer: layer}
@@ -142,13 +144,15 @@ func (f *fanout) dispatch(layer int8, p *packet, dts []*DownTrack) {
 			}
 		}
 		p.release()
-		f.overflow(s, layer, dts)
+		f.overflow(s, layer, seq, dts)
 	}
 }
 
-// overflow applies the drop policy to one writer's share and checks whether
-// the writer is stuck rather than slow.
-func (f *fanout) overflow(s *fanSlot, layer int8, dts []*DownTrack) {
+// overflow applies the drop policy to one writer's share after packet seq of
+// layer did not fit in its queue: audio just loses the packet; video keeps
+// what is already queued, then skips from seq to the next keyframe, which
+// is requested now.
+func (f *fanout) overflow(s *fanSlot, layer int8, seq uint16, dts []*DownTrack) {
 	n := len(f.slots)
 	wantKey := false
 	for i := s.idx; i < len(dts); i += n {
@@ -158,7 +162,7 @@ func (f *fanout) overflow(s *fanSlot, layer int8, dts []*DownTrack) {
 		}
 		d.dropped.Add(1)
 		if d.video {
-			d.needKey.Store(true)
+			d.markGap(layer, seq)
 			wantKey = true
 		}
 	}

@@ -131,7 +131,7 @@ func feed(t testing.TB, r *Receiver, li int, seq uint16, ts uint32, payload []by
 }
 
 // boundDownTrack creates, binds and adds a DownTrack writing to w.
-func boundDownTrack(t testing.TB, r *Receiver, w *fakeWriter, ssrc uint32) *DownTrack {
+func boundDownTrack(t testing.TB, r *Receiver, w webrtc.TrackLocalWriter, ssrc uint32) *DownTrack {
 	t.Helper()
 	d := NewDownTrack(r, r.opts.Codec.RTPCodecCapability, "TR_x", "PA_p|TR_x")
 	params := r.opts.Codec

@@ -65,48 +65,70 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	panel(&b, panelLeft1, "forwarded packets/s", xs, []series{
 		{name: "measured", color: seriesColor, values: pps},
 		{name: "full delivery", color: baselineColor, values: want},
-	}, math.NaN())
+	}, math.NaN(), false)
 	raw := math.NaN()
 	if rep.Raw.Packets > 0 {
 		raw = rep.Raw.CPUPerMillion()
 	}
-	panel(&b, panelLeft2, "node CPU-s per million forwarded packets", xs, []series{
+	panel(&b, panelLeft2, "node CPU-s per million forwarded packets (log scale)", xs, []series{
 		{name: "node", color: secondSeriesColor, values: cpu},
-	}, raw)
+	}, raw, true)
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// panel draws one line chart at x offset left; baseline, if not NaN, is a dashed horizontal line.
-func panel(b *strings.Builder, left int, title string, xs []string, ss []series, baseline float64) {
+// panel draws one line chart at x offset left; baseline, if not NaN, is a dashed horizontal
+// line. With logY the y axis is logarithmic over whole decades (CPU per packet spans two
+// orders of magnitude between N = 1 and N = 200).
+func panel(b *strings.Builder, left int, title string, xs []string, ss []series, baseline float64, logY bool) {
 	top, bottom, right := panelTop, panelTop+panelH, left+panelW
 	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="%d" text-anchor="middle">%s</text>`+"\n",
 		left+panelW/2, top-12, labelFontSize+1, html.EscapeString(title))
-	hi := 0.0
+	hi, lo := 0.0, math.Inf(1)
 	for _, s := range ss {
 		for _, v := range s.values {
 			if !math.IsNaN(v) {
-				hi = math.Max(hi, v)
+				hi, lo = math.Max(hi, v), math.Min(lo, v)
 			}
 		}
 	}
 	if !math.IsNaN(baseline) {
-		hi = math.Max(hi, baseline)
+		hi, lo = math.Max(hi, baseline), math.Min(lo, baseline)
 	}
-	step := niceStep(hi / tickCount)
-	top2 := step * tickCount
-	if top2 < hi {
-		top2 = step * math.Ceil(hi/step)
+	var y func(v float64) float64
+	var ticks []float64
+	if logY && lo > 0 && !math.IsInf(lo, 0) {
+		d0, d1 := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+		if d1 <= d0 {
+			d1 = d0 + 1
+		}
+		y = func(v float64) float64 { return float64(bottom) - (math.Log10(v)-d0)/(d1-d0)*float64(panelH) }
+		for d := d0; d <= d1; d++ {
+			for _, m := range []float64{1, 2, 5} {
+				if v := m * math.Pow(10, d); d < d1 || m == 1 {
+					ticks = append(ticks, v)
+				}
+			}
+		}
+	} else {
+		step := niceStep(hi / tickCount)
+		top2 := step * tickCount
+		if top2 < hi {
+			top2 = step * math.Ceil(hi/step)
+		}
+		y = func(v float64) float64 { return float64(bottom) - v/top2*float64(panelH) }
+		for v := 0.0; v <= top2+step/2; v += step {
+			ticks = append(ticks, v)
+		}
 	}
-	y := func(v float64) float64 { return float64(bottom) - v/top2*float64(panelH) }
 	x := func(i int) float64 {
 		if len(xs) <= 1 {
 			return float64(left + panelW/2)
 		}
 		return float64(left) + 20 + float64(i)*float64(panelW-40)/float64(len(xs)-1)
 	}
-	for v := 0.0; v <= top2+step/2; v += step {
+	for _, v := range ticks {
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>`+"\n", left, y(v), right, y(v), gridColor)
 		fmt.Fprintf(b, `<text x="%d" y="%.1f" font-size="%d" text-anchor="end">%s</text>`+"\n",
 			left-6, y(v)+4, tickFontSize, shortNum(v))

@@ -57,6 +57,10 @@ type bitrateMeter struct {
 	bps   uint64
 }
 
+// newBitrateMeter starts a meter at zero bytes now, so that the first reading already averages
+// over the stream's life instead of showing nothing.
+func newBitrateMeter() *bitrateMeter { return &bitrateMeter{at: time.Now()} }
+
 func (m *bitrateMeter) update(bytes uint64) uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -34,7 +34,7 @@ func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo
 		stats:    st,
 	}
 	kind, mime, source, name := info.Type.String(), info.MimeType, info.Source.String(), info.Name
-	rate := &bitrateMeter{}
+	rate := newBitrateMeter()
 	st.describe = func() map[string]any {
 		s := r.Stats()
 		out := map[string]any{
@@ -134,7 +134,7 @@ func (t *trackActor) subscribersChanged() {
 	for id, dt := range t.subs {
 		rate := meters[dt]
 		if rate == nil {
-			rate = &bitrateMeter{}
+			rate = newBitrateMeter()
 		}
 		subs = append(subs, subscriberRef{actorID: id, down: dt, rate: rate})
 	}

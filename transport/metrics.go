@@ -50,7 +50,10 @@ var _ http.Handler = (*Metrics)(nil)
 func NewMetrics(opts MetricsOptions) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry()}
 	m.reg.MustRegister(
-		collectors.NewGoCollector(),
+		// The defaults (goroutines, threads, memory, GC pauses) plus the scheduler's latency
+		// histogram: how long runnable goroutines wait for a thread, the first sign of an
+		// overloaded node.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&nodeCollector{m: m, webhooks: opts.Webhooks},
 	)
@@ -97,9 +100,14 @@ var (
 		"Upstream RTP sequence gaps seen by the forwarders, before NACK recovery.", nil, nil)
 	descLatency = prometheus.NewDesc("livekit_forward_latency_seconds",
 		"Sampled (1 in 64 deliveries per subscriber) time from reading an RTP packet off the publisher to handing it to the subscriber's SRTP writer.", nil, nil)
+	descQuality = prometheus.NewDesc("livekit_connection_quality",
+		"Active participants by the connection quality last computed for them (EXCELLENT, GOOD, POOR, LOST).", []string{"quality"}, nil)
 	descWebhooks = prometheus.NewDesc("livekit_webhooks_total",
 		"Webhook events by outcome: sent, failed (after retries), dropped (queue full or closing), retries.", []string{"result"}, nil)
 )
+
+// qualityLevels are the connection quality ratings, always exported.
+var qualityLevels = []string{"EXCELLENT", "GOOD", "POOR", "LOST"}
 
 // actorKinds are always exported, so dashboards see zeros instead of missing series.
 var actorKinds = []string{"node", "room", "participant", "track"}
@@ -115,6 +123,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRooms, descParticipants, descTracks, descSubscriptions, descActors, descMailbox,
 		descMailboxMax, descProcessed, descPackets, descBytes, descNACKs, descPLIs, descLoss, descLatency,
+		descQuality,
 	} {
 		ch <- d
 	}
@@ -154,6 +163,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		kinds[k] = &kindTotals{}
 	}
 	var subscriptions float64
+	qualities := map[string]float64{}
+	for _, q := range qualityLevels {
+		qualities[q] = 0
+	}
 	for _, a := range src.Tree() {
 		k := kinds[a.Kind]
 		if k == nil {
@@ -166,6 +179,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		k.processed += a.Processed
 		if a.Kind == "track" {
 			subscriptions += number(a.Stats["subscribers"])
+		}
+		if q, rated := a.Stats["quality"].(string); rated && a.Kind == "participant" {
+			qualities[q]++
 		}
 	}
 	gauge(descRooms, float64(kinds["room"].count))
@@ -183,6 +199,10 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descMailbox, float64(k.mailbox), name)
 		gauge(descMailboxMax, float64(k.mailboxMax), name)
 		gauge(descProcessed, float64(k.processed), name)
+	}
+
+	for _, q := range qualityLevels {
+		gauge(descQuality, qualities[q], q)
 	}
 
 	mc := src.MediaCounters()

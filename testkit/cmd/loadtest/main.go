@@ -14,6 +14,7 @@
 //
 //	go run ./testkit/cmd/loadtest                              # the full run (< 5 min on 2 cores)
 //	go run ./testkit/cmd/loadtest -n 50 -rooms 0 -cpuprofile node.prof
+//	go run ./testkit/cmd/loadtest -node self -fanout-threshold -1 -n 50 -rooms 0  # writer pool off
 //	go run ./testkit/cmd/loadtest -url ws://host:7880 -api-key k -api-secret s [-pid 1234]
 //
 // Latency is publisher send (just before the frame is packetized) to the arrival of the frame's
@@ -53,6 +54,7 @@ type options struct {
 	node, serverPkg     string
 	cpuProfile          string
 	profileN            int
+	fanoutThreshold     int
 	rawPackets          int
 	saturated, skipLoss float64
 	force               bool
@@ -92,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.serverPkg, "server-pkg", "./cmd/livekit-server", "package built for -node binary")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the node (self mode) during the window of N = -profile-n")
 	fs.IntVar(&o.profileN, "profile-n", 50, "which N -cpuprofile covers")
+	fs.IntVar(&o.fanoutThreshold, "fanout-threshold", 0, "-node self: subscribers per track above which writes go to writer goroutines (0: node default, -1: never)")
 	fs.IntVar(&o.rawPackets, "raw-packets", 300000, "packets in the raw baseline loop")
 	fs.Float64Var(&o.saturated, "saturated", 0.90, "machine busy share above which a row is marked client-bound")
 	fs.Float64Var(&o.skipLoss, "skip-loss", 5, "after a client-bound row with more video loss than this (%), skip larger N")
@@ -104,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *serveNodeMode {
-		return serveNode(o.cpuProfile)
+		return serveNode(o.cpuProfile, o.fanoutThreshold)
 	}
 	for _, f := range strings.Split(*nList, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -116,6 +119,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		o.ns = append(o.ns, n)
+	}
+	if o.fanoutThreshold != 0 && (o.node != "self" || o.url != "") {
+		fmt.Fprintln(stderr, "loadtest: -fanout-threshold needs -node self")
+		return 2
 	}
 	if o.url != "" && o.cpuProfile != "" {
 		fmt.Fprintln(stderr, "loadtest: -cpuprofile needs a node started here, not -url")

@@ -85,13 +85,14 @@ func startBinaryNode(ctx context.Context, bin, logPath string) (*target, error) 
 }
 
 // startSelfNode re-runs this executable with -serve-node: the node of testkit.StartNode in its
-// own process, which can write a CPU profile of the measurement window.
-func startSelfNode(ctx context.Context, profilePath, logPath string) (*target, error) {
+// own process, which can write a CPU profile of the measurement window. fanoutThreshold is
+// media.Config.FanoutThreshold (0: default).
+func startSelfNode(ctx context.Context, profilePath string, fanoutThreshold int, logPath string) (*target, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("own executable: %w", err)
 	}
-	args := []string{"-serve-node"}
+	args := []string{"-serve-node", "-fanout-threshold", strconv.Itoa(fanoutThreshold)}
 	if profilePath != "" {
 		args = append(args, "-cpuprofile", profilePath)
 	}
@@ -201,9 +202,11 @@ func (t *nodeTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
 
 // serveNode is the child side of startSelfNode: start the node, print READY <url>, profile
 // between SIGUSR1 and SIGUSR2, stop on SIGTERM.
-func serveNode(profilePath string) int {
+func serveNode(profilePath string, fanoutThreshold int) int {
 	tb := &nodeTB{}
-	node := testkit.StartNode(tb, testkit.Options{LogLevel: slog.LevelWarn})
+	opts := testkit.Options{LogLevel: slog.LevelWarn}
+	opts.Actors.Media.FanoutThreshold = fanoutThreshold
+	node := testkit.StartNode(tb, opts)
 	fmt.Printf("READY %s\n", node.WSURL)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt, syscall.SIGUSR1, syscall.SIGUSR2)

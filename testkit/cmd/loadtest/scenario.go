@@ -234,7 +234,7 @@ func (o options) newTarget(ctx context.Context, bin, profile, logPath string) (*
 	case o.url != "":
 		return &target{url: o.url, apiKey: o.apiKey, secret: o.apiSecret, pid: o.pid}, nil
 	case o.node == "self" || profile != "":
-		return startSelfNode(ctx, profile, logPath)
+		return startSelfNode(ctx, profile, o.fanoutThreshold, logPath)
 	default:
 		return startBinaryNode(ctx, bin, logPath)
 	}

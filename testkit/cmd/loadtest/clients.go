@@ -67,9 +67,13 @@ func (l *load) join(ctx context.Context, room, identity string) (*lkclient.Clien
 		p.OnPacket(pkt, now)
 	}
 	start := time.Now()
+	// On a loaded box connecting can take longer than lkclient's defaults; the scenario's
+	// setup timeout (ctx) is the bound that matters.
 	c, err := lkclient.Join(ctx, l.tgt.url, tok, lkclient.Options{
-		PacketBuffer: -1,
-		Handlers:     lkclient.Handlers{OnRTP: onRTP},
+		PacketBuffer:   -1,
+		ConnectTimeout: l.opts.setupTimeout,
+		PublishTimeout: l.opts.setupTimeout,
+		Handlers:       lkclient.Handlers{OnRTP: onRTP},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s joins %s: %w", identity, room, err)

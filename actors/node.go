@@ -277,8 +277,8 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 	info := &livekit.Room{
 		Sid:              newID("RM_"),
 		Name:             req.GetName(),
-		EmptyTimeout:     uint32(cfg.EmptyTimeout / time.Second),
-		DepartureTimeout: uint32(cfg.DepartureTimeout / time.Second),
+		EmptyTimeout:     ceilSeconds(cfg.EmptyTimeout),
+		DepartureTimeout: ceilSeconds(cfg.DepartureTimeout),
 		MaxParticipants:  uint32(cfg.MaxParticipants),
 		CreationTime:     now.Unix(),
 		CreationTimeMs:   now.UnixMilli(),
@@ -307,6 +307,12 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 	a.numRooms.Store(int64(len(a.rooms)))
 	a.node.log.Info("room created", "room", req.GetName(), "roomID", info.Sid)
 	return e, nil
+}
+
+// ceilSeconds converts a timeout to the whole seconds of livekit.Room, rounding up: a sub-second
+// timeout must not truncate to 0, which rooms read as "never".
+func ceilSeconds(d time.Duration) uint32 {
+	return uint32((d + time.Second - 1) / time.Second)
 }
 
 func (a *nodeActor) list(names []string) []*livekit.Room {

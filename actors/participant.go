@@ -1057,11 +1057,14 @@ func (p *participantActor) shutdown() {
 	for _, s := range p.subscriptions {
 		s.downTrack.Close()
 	}
+	closed := 0
 	for _, pc := range []*webrtc.PeerConnection{p.pub, p.sub} {
 		if pc != nil {
 			if err := pc.Close(); err != nil {
 				p.log.Debug("closing peer connection", "err", err)
 			}
+			closed++
 		}
 	}
+	p.log.Debug("participant stopped; peer connections closed", "closed", closed)
 }

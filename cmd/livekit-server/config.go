@@ -33,6 +33,7 @@ type Config struct {
 	RTC           RTCConfig         `yaml:"rtc"`
 	Room          RoomConfig        `yaml:"room"`
 	Webhook       WebhookConfig     `yaml:"webhook"`
+	Limit         LimitConfig       `yaml:"limit"`
 
 	// Set from flags only.
 	Dev          bool          `yaml:"-"`
@@ -70,6 +71,23 @@ type RoomConfig struct {
 	DepartureTimeout   int   `yaml:"departure_timeout"`
 	MaxParticipants    int   `yaml:"max_participants"`
 	EnableRemoteUnmute bool  `yaml:"enable_remote_unmute"`
+}
+
+// LimitConfig is the limit: section. Zero means the built-in default; max_metadata_size,
+// max_room_name_length and max_participant_identity_length are LiveKit's keys, the others are
+// this node's.
+type LimitConfig struct {
+	MaxRooms                     int     `yaml:"max_rooms"`
+	MaxTracksPerParticipant      int     `yaml:"max_tracks_per_participant"`
+	MaxMetadataSize              int     `yaml:"max_metadata_size"`
+	MaxAttributesSize            int     `yaml:"max_attributes_size"`
+	MaxDataPacketSize            int     `yaml:"max_data_packet_size"`
+	MaxRoomNameLength            int     `yaml:"max_room_name_length"`
+	MaxParticipantIdentityLength int     `yaml:"max_participant_identity_length"`
+	MaxParticipantNameLength     int     `yaml:"max_participant_name_length"`
+	MaxSignalMessageSize         int64   `yaml:"max_signal_message_size"`
+	SignalMessagesPerSecond      float64 `yaml:"signal_messages_per_second"`
+	SignalMessageBurst           int     `yaml:"signal_message_burst"`
 }
 
 // WebhookConfig is the webhook: section: every lifecycle event is POSTed to each URL, signed with
@@ -144,6 +162,10 @@ type flagValues struct {
 	drainTimeout time.Duration
 	debugPages   bool
 	version      bool
+
+	maxRooms, maxParticipants, maxTracks int
+	maxSignalMessageSize                 int64
+	signalRate                           float64
 }
 
 func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
@@ -161,6 +183,11 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.StringVar(&fv.logFormat, "log-format", "", "text (default) or json")
 	fs.DurationVar(&fv.drainTimeout, "drain-timeout", 0, "how long shutdown waits for rooms to close (default 10s)")
 	fs.BoolVar(&fv.debugPages, "debug-pages", true, "serve /debug/ and /debug/actors")
+	fs.IntVar(&fv.maxRooms, "max-rooms", 0, "most rooms this node hosts (limit.max_rooms; default no cap)")
+	fs.IntVar(&fv.maxParticipants, "max-participants", 0, "most participants per room (room.max_participants; default no cap)")
+	fs.IntVar(&fv.maxTracks, "max-tracks-per-participant", 0, "most tracks one participant publishes (limit.max_tracks_per_participant; default 16)")
+	fs.Int64Var(&fv.maxSignalMessageSize, "max-signal-message-size", 0, "largest signalling frame in bytes (limit.max_signal_message_size; default 1 MiB)")
+	fs.Float64Var(&fv.signalRate, "signal-rate", 0, "signalling frames per second per connection (limit.signal_messages_per_second; default 50, negative disables)")
 	fs.BoolVar(&fv.version, "version", false, "print the version and exit")
 	return fs, fv
 }
@@ -247,6 +274,21 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	if set["debug-pages"] {
 		cfg.DebugPages = fv.debugPages
 	}
+	if set["max-rooms"] {
+		cfg.Limit.MaxRooms = fv.maxRooms
+	}
+	if set["max-participants"] {
+		cfg.Room.MaxParticipants = fv.maxParticipants
+	}
+	if set["max-tracks-per-participant"] {
+		cfg.Limit.MaxTracksPerParticipant = fv.maxTracks
+	}
+	if set["max-signal-message-size"] {
+		cfg.Limit.MaxSignalMessageSize = fv.maxSignalMessageSize
+	}
+	if set["signal-rate"] {
+		cfg.Limit.SignalMessagesPerSecond = fv.signalRate
+	}
 
 	level := firstNonEmpty(fv.logLevel, cfg.Logging.Level, cfg.LogLevel, "info")
 	if err := res.level.UnmarshalText([]byte(level)); err != nil {
@@ -306,6 +348,15 @@ func (c *Config) validate() error {
 	}
 	if c.Room.EmptyTimeout < 0 || c.Room.DepartureTimeout < 0 || c.Room.MaxParticipants < 0 {
 		return errors.New("room: timeouts and max_participants must not be negative")
+	}
+	l := c.Limit
+	if l.MaxRooms < 0 || l.MaxTracksPerParticipant < 0 || l.MaxMetadataSize < 0 || l.MaxAttributesSize < 0 ||
+		l.MaxDataPacketSize < 0 || l.MaxRoomNameLength < 0 || l.MaxParticipantIdentityLength < 0 ||
+		l.MaxParticipantNameLength < 0 || l.MaxSignalMessageSize < 0 || l.SignalMessageBurst < 0 {
+		return errors.New("limit: sizes and counts must not be negative")
+	}
+	if c.DrainTimeout <= 0 {
+		return errors.New("--drain-timeout must be positive")
 	}
 	return nil
 }
@@ -416,6 +467,13 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 			DisableAutoCreate:  c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
 			EnableRemoteUnmute: c.Room.EnableRemoteUnmute,
 		},
+		Limits: actors.Limits{
+			MaxRooms:                c.Limit.MaxRooms,
+			MaxTracksPerParticipant: c.Limit.MaxTracksPerParticipant,
+			MaxMetadataSize:         c.Limit.MaxMetadataSize,
+			MaxAttributesSize:       c.Limit.MaxAttributesSize,
+			MaxDataPacketSize:       c.Limit.MaxDataPacketSize,
+		},
 		ICEServers: ice,
 	}
 }
@@ -423,8 +481,14 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 // serverConfig builds the transport configuration.
 func (c *Config) serverConfig() transport.ServerConfig {
 	return transport.ServerConfig{
-		DisableAutoCreate: c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
-		DisableDebug:      !c.DebugPages,
+		MaxSignalMessageSize: c.Limit.MaxSignalMessageSize,
+		SignalRateLimit:      c.Limit.SignalMessagesPerSecond,
+		SignalRateBurst:      c.Limit.SignalMessageBurst,
+		MaxRoomNameLength:    c.Limit.MaxRoomNameLength,
+		MaxIdentityLength:    c.Limit.MaxParticipantIdentityLength,
+		MaxNameLength:        c.Limit.MaxParticipantNameLength,
+		DisableAutoCreate:    c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
+		DisableDebug:         !c.DebugPages,
 	}
 }
 

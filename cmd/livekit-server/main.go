@@ -144,6 +144,10 @@ func serve(ld *loaded, log *slog.Logger) error {
 	if err := node.Close(drainCtx); err != nil {
 		log.Warn("node did not close cleanly", "err", err)
 	}
+	// The leaves are queued; let every signal connection flush them and close.
+	if err := handler.Drain(drainCtx); err != nil {
+		log.Warn("signal connections did not all close in time", "err", err)
+	}
 	if hooks != nil {
 		// The node's last events (room_finished, participant_left) are queued by now.
 		if err := hooks.Close(drainCtx); err != nil {

@@ -86,9 +86,9 @@ func (l *load) join(ctx context.Context, room, identity string) (*lkclient.Clien
 	return c, nil
 }
 
-// publish adds a VP8 camera and an Opus microphone track to c and starts synthetic media on
-// both until ctx ends. It returns the two track SIDs.
-func (l *load) publish(ctx context.Context, c *lkclient.Client) ([]string, error) {
+// publish adds a VP8 camera and an Opus microphone track to c (bounded by ctx) and starts
+// synthetic media on both until pubCtx ends. It returns the two track SIDs.
+func (l *load) publish(ctx, pubCtx context.Context, c *lkclient.Client) ([]string, error) {
 	var sids []string
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		tr, err := c.PublishTrack(ctx, lkclient.TrackOptions{Kind: kind, Width: 1280, Height: 720})
@@ -108,24 +108,34 @@ func (l *load) publish(ctx context.Context, c *lkclient.Client) ([]string, error
 		l.tracks = append(l.tracks, tr)
 		l.mu.Unlock()
 		sids = append(sids, tr.SID())
-		go func() { _, _ = tr.PublishSynthetic(ctx, so) }()
+		go func() { _, _ = tr.PublishSynthetic(pubCtx, so) }()
 	}
 	return sids, nil
 }
 
-// parallel runs f(0..n-1) with at most width at a time and returns the first error.
+// parallel runs f(0..n-1) with at most width at a time and returns the first error. After an
+// error it starts no further calls.
 func parallel(n, width int, f func(i int) error) error {
 	sem := make(chan struct{}, max(width, 1))
 	var wg sync.WaitGroup
-	var once sync.Once
+	var mu sync.Mutex
 	var first error
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return first != nil }
 	for i := range n {
 		sem <- struct{}{}
+		if failed() {
+			<-sem
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			if err := f(i); err != nil {
-				once.Do(func() { first = err })
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
 		}()
 	}

@@ -48,7 +48,7 @@ func (o options) fanoutScenario(n int) scenario {
 			if err != nil {
 				return err
 			}
-			sids, err := l.publish(pubCtx, pub)
+			sids, err := l.publish(ctx, pubCtx, pub)
 			if err != nil {
 				return err
 			}
@@ -83,7 +83,7 @@ func (o options) roomsScenario() scenario {
 					return err
 				}
 				clients[i] = c
-				_, err = l.publish(pubCtx, c)
+				_, err = l.publish(ctx, pubCtx, c)
 				return err
 			})
 			if err != nil {

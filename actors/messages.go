@@ -54,6 +54,13 @@ type injectPanic struct{}
 
 // --- room → node ---
 
+// roomIdle says a room has been empty for its timeout and would close (node). joinsSeen lets the
+// node tell whether a join it forwarded is still on its way; only if none is does it close the room.
+type roomIdle struct {
+	pid       *actor.PID
+	joinsSeen int
+}
+
 // roomSummary keeps the node's copy of a room's public info current (node).
 type roomSummary struct{ room *livekit.Room }
 

@@ -51,7 +51,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 	})
 	pid, _, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
-		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}}
+		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}, stopping: map[string]*actor.PID{}, waiting: map[string][]pendingJoin{}}
 		st.describe = na.describe
 		return na
 	}, actor.WithSupervisor(stopOnPanic()))
@@ -178,12 +178,28 @@ func stopOnPanic() actor.SupervisorStrategy {
 type roomEntry struct {
 	pid  *actor.PID
 	info *livekit.Room
+	// joins counts the joinRoom messages forwarded to the room; compared with the room's own count
+	// it tells whether a join is still in flight when the room reports itself idle.
+	joins int
+}
+
+// pendingJoin is a join that waits for the previous room of the same name to finish stopping.
+type pendingJoin struct {
+	msg    *joinRoom
+	sender *actor.PID
 }
 
 // nodeActor is /node: it creates, finds and forgets rooms.
+//
+// A room closes through the node (deleteRoom, shutdown, or the room reporting itself idle), and the
+// node forgets it at that moment, so that no join is ever forwarded to a room that is stopping: a
+// join that reached a stopped actor's mailbox would be dropped without an answer. Joins for a name
+// whose previous room is still stopping wait in waiting and go to a new room once it is gone.
 type nodeActor struct {
 	node       *Node
 	rooms      map[string]*roomEntry
+	stopping   map[string]*actor.PID    // rooms told to close, by name, until Terminated
+	waiting    map[string][]pendingJoin // joins for a name that is stopping
 	numRooms   atomic.Int64
 	shutdowned bool
 }
@@ -210,8 +226,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 			ctx.Respond(&replyError{fmt.Errorf("room %q: %w", m.name, ErrRoomNotFound)})
 			return
 		}
-		a.forget(m.name)
-		ctx.Send(e.pid, &closeRoom{reason: livekit.DisconnectReason_ROOM_DELETED})
+		a.closeRoom(ctx, m.name, e, livekit.DisconnectReason_ROOM_DELETED)
 		ctx.Respond(&roomDeleted{pid: e.pid})
 	case *toRoom:
 		e, found := a.rooms[m.room]
@@ -221,12 +236,17 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 		ctx.RequestWithCustomSender(e.pid, m.msg, ctx.Sender())
 	case *joinRoom:
-		e, err := a.ensureRoom(ctx, &livekit.CreateRoomRequest{Name: m.req.Room}, !a.node.cfg.Room.DisableAutoCreate)
-		if err != nil {
-			ctx.Respond(&replyError{err})
-			return
+		a.join(ctx, m, ctx.Sender())
+	case *roomIdle:
+		for name, e := range a.rooms {
+			if e.pid.Equal(m.pid) {
+				if e.joins == m.joinsSeen {
+					a.node.log.Info("room closed: nobody here", "room", name)
+					a.closeRoom(ctx, name, e, livekit.DisconnectReason_ROOM_CLOSED)
+				}
+				break
+			}
 		}
-		ctx.Forward(e.pid)
 	case *roomSummary:
 		if e, found := a.rooms[m.room.GetName()]; found && e.info.GetSid() == m.room.GetSid() {
 			e.info = m.room
@@ -238,20 +258,60 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 				break
 			}
 		}
+		for name, pid := range a.stopping {
+			if pid.Equal(m.Who) {
+				delete(a.stopping, name)
+				queued := a.waiting[name]
+				delete(a.waiting, name)
+				for _, p := range queued {
+					a.join(ctx, p.msg, p.sender)
+				}
+				break
+			}
+		}
 	case *shutdown:
 		a.shutdowned = true
 		pids := make([]*actor.PID, 0, len(a.rooms))
 		for name, e := range a.rooms {
 			pids = append(pids, e.pid)
-			ctx.Send(e.pid, &closeRoom{reason: livekit.DisconnectReason_SERVER_SHUTDOWN})
-			a.forget(name)
+			a.closeRoom(ctx, name, e, livekit.DisconnectReason_SERVER_SHUTDOWN)
 		}
+		for name, queued := range a.waiting {
+			for _, p := range queued {
+				ctx.Send(p.sender, &replyError{fmt.Errorf("room %q: %w", name, ErrNodeClosed)})
+			}
+		}
+		clear(a.waiting)
 		ctx.Respond(&roomPIDs{pids: pids})
 	case *injectPanic:
 		panic("injected panic in node actor")
 	case *actor.Stopped:
 		a.node.inspector.remove(ctx.Self().Id)
 	}
+}
+
+// join admits a join to its room, creating the room if needed, or queues it while the previous room
+// of that name is still stopping. sender is who waits for the reply.
+func (a *nodeActor) join(ctx actor.Context, m *joinRoom, sender *actor.PID) {
+	name := m.req.Room
+	if _, busy := a.stopping[name]; busy && a.rooms[name] == nil && !a.shutdowned {
+		a.waiting[name] = append(a.waiting[name], pendingJoin{msg: m, sender: sender})
+		return
+	}
+	e, err := a.ensureRoom(ctx, &livekit.CreateRoomRequest{Name: name}, !a.node.cfg.Room.DisableAutoCreate)
+	if err != nil {
+		ctx.Send(sender, &replyError{err})
+		return
+	}
+	e.joins++
+	ctx.RequestWithCustomSender(e.pid, m, sender)
+}
+
+// closeRoom forgets a room and tells it to close; joins for its name wait until it is gone.
+func (a *nodeActor) closeRoom(ctx actor.Context, name string, e *roomEntry, reason livekit.DisconnectReason) {
+	a.forget(name)
+	a.stopping[name] = e.pid
+	ctx.Send(e.pid, &closeRoom{reason: reason})
 }
 
 func (a *nodeActor) forget(name string) {

@@ -121,6 +121,34 @@ func (c *signalConn) kill(code int, reason string) {
 	})
 }
 
+// refuseInput ends the connection because of what the client sent. Unlike kill it completes the
+// close handshake: it sends the close frame, then reads and discards whatever the client still has
+// in flight (the rest of an oversized frame, a flood) until the client's own close frame or a
+// second passes. Closing with unread input would make the kernel reset the connection, and the
+// reset can destroy the close frame before the client reads it.
+func (c *signalConn) refuseInput(ws *websocket.Conn, code int, reason string) {
+	first := false
+	c.deadOnce.Do(func() {
+		first = true
+		c.mu.Lock()
+		c.closeCode, c.closeReason = code, reason
+		close(c.dead)
+		c.mu.Unlock()
+	})
+	if !first {
+		return
+	}
+	deadline := time.Now().Add(closeControlTimeout)
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), deadline)
+	_ = ws.SetReadDeadline(deadline)
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			break
+		}
+	}
+	_ = ws.Close()
+}
+
 // abandon drops a connection whose socket never came to be.
 func (c *signalConn) abandon() { c.kill(websocket.CloseGoingAway, "") }
 
@@ -173,6 +201,11 @@ func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 	limiter := newRateLimiter(c.cfg.SignalRateLimit, c.cfg.SignalRateBurst, time.Now())
 	// WebSocket pings count against the same budget: each one costs the node a pong.
 	ws.SetPingHandler(func(appData string) error {
+		select {
+		case <-c.dead:
+			return nil // closing: no more pongs
+		default:
+		}
 		if !limiter.allow(time.Now()) {
 			return errRateLimited
 		}
@@ -190,11 +223,11 @@ func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 		switch {
 		case errors.Is(err, errFrameTooLarge):
 			c.log.Warn("signal frame too large; closing connection", "limit", c.cfg.MaxSignalMessageSize)
-			c.kill(websocket.CloseMessageTooBig, fmt.Sprintf("signal message exceeds %d bytes", c.cfg.MaxSignalMessageSize))
+			c.refuseInput(ws, websocket.CloseMessageTooBig, fmt.Sprintf("signal message exceeds %d bytes", c.cfg.MaxSignalMessageSize))
 			return leave
 		case errors.Is(err, errRateLimited):
 			c.log.Warn("signal rate limit exceeded; closing connection", "rate", c.cfg.SignalRateLimit, "burst", c.cfg.SignalRateBurst)
-			c.kill(websocket.ClosePolicyViolation, "signal rate limit exceeded")
+			c.refuseInput(ws, websocket.ClosePolicyViolation, "signal rate limit exceeded")
 			return leave
 		}
 		if err != nil {
@@ -213,7 +246,7 @@ func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 		req, err := decodeSignalRequest(mt, data)
 		if err != nil {
 			c.log.Warn("malformed signal request; closing connection", "err", err, "bytes", len(data))
-			c.kill(websocket.CloseUnsupportedData, "malformed signal request")
+			c.refuseInput(ws, websocket.CloseUnsupportedData, "malformed signal request")
 			return leave
 		}
 		if req.GetMessage() == nil {

@@ -111,8 +111,11 @@ func TestSignalJoinAndRequests(t *testing.T) {
 	if got := recv(t, sess.signals, "offer"); !proto.Equal(got, offer) {
 		t.Fatalf("actor got %v", got)
 	}
-	// An empty request is ignored, not fatal.
+	// An empty request (or one from a newer protocol) is answered with UNSUPPORTED_TYPE, not fatal.
 	sendBinary(t, ws, &livekit.SignalRequest{})
+	if rr := readBinary(t, ws).GetRequestResponse(); rr.GetReason() != livekit.RequestResponse_UNSUPPORTED_TYPE {
+		t.Fatalf("empty request answered with %v, want UNSUPPORTED_TYPE", rr)
+	}
 
 	// Actor → client.
 	ans := &livekit.SignalResponse{Message: &livekit.SignalResponse_Answer{Answer: &livekit.SessionDescription{Type: "answer", Sdp: "v=0"}}}
@@ -250,5 +253,30 @@ func TestSignalSinkCloseFlushes(t *testing.T) {
 	}
 	if abrupt := recv(t, sess.closed, "session close"); abrupt {
 		t.Error("a close the actor asked for reported as abrupt")
+	}
+}
+
+func TestRateLimiterBurstThenRate(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	l := newRateLimiter(10, 3, t0)
+	for i := range 3 {
+		if !l.allow(t0) {
+			t.Fatalf("burst request %d refused", i)
+		}
+	}
+	if l.allow(t0) {
+		t.Fatal("a fourth request at once was allowed")
+	}
+	if !l.allow(t0.Add(100 * time.Millisecond)) {
+		t.Fatal("one token per 100 ms at 10/s was not refilled")
+	}
+	if l.allow(t0.Add(100 * time.Millisecond)) {
+		t.Fatal("refill gave more than one token")
+	}
+	if !l.allow(t0.Add(time.Hour)) || !l.allow(t0.Add(time.Hour)) || !l.allow(t0.Add(time.Hour)) || l.allow(t0.Add(time.Hour)) {
+		t.Fatal("a long pause must refill to the burst, no more")
+	}
+	if off := newRateLimiter(-1, 0, t0); !off.allow(t0) || !off.allow(t0) {
+		t.Fatal("a negative rate must disable the limiter")
 	}
 }

@@ -51,7 +51,7 @@ after(async () => {
   if (res) console.log(`livekit-server pid ${node.pid} stopped: ${JSON.stringify(res)}`);
 });
 
-/** Runs fn; on failure saves screenshots of both pages and B's event log before rethrowing. */
+/** Runs fn; on failure saves screenshots of the pages, B's event log and the actor tree, then rethrows. */
 async function step(t, fn) {
   try {
     await fn();
@@ -59,6 +59,7 @@ async function step(t, fn) {
     const name = t.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
     await screenshot(pageB, `failure-${name}-B`);
     await screenshot(pageA, `failure-${name}-A`);
+    await screenshot(pageC, `failure-${name}-C`);
     const events = await pageB.evaluate(() => window.e2e.state.events).catch(() => []);
     console.log(`page B events: ${JSON.stringify(events)}`);
     await saveActorTree(node, `failure-${name}-actors`);

@@ -29,9 +29,10 @@ type roomActor struct {
 	tracks       map[string]*trackEntry  // by track SID
 	closing      bool
 
-	timer    *time.Timer
-	timerGen int
-	hadJoin  bool
+	timer     *time.Timer
+	timerGen  int
+	hadJoin   bool
+	joinsSeen int // joinRoom messages received, for the node's idle check
 
 	speakerTimer *time.Timer
 	speaking     map[string]float32 // participant SID → level last reported as active
@@ -84,6 +85,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.armTimer(ctx, time.Duration(r.info.EmptyTimeout)*time.Second)
 		r.scheduleQualityTick(ctx)
 	case *joinRoom:
+		r.joinsSeen++
 		r.join(ctx, m.req)
 	case *participantChanged:
 		r.participantChanged(ctx, m.info)
@@ -147,8 +149,9 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.close(ctx, m.reason)
 	case *roomTimeout:
 		if m.gen == r.timerGen && len(r.participants) == 0 {
-			r.log.Info("room closed: nobody here", "hadParticipants", r.hadJoin)
-			r.close(ctx, livekit.DisconnectReason_ROOM_CLOSED)
+			// The node decides: a join it has already forwarded may be on its way here.
+			ctx.Send(ctx.Parent(), &roomIdle{pid: ctx.Self(), joinsSeen: r.joinsSeen})
+			r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second) // ask again if refused
 		}
 	case *speakerTick:
 		r.updateSpeakers(ctx)

@@ -146,7 +146,7 @@ type ActorInfo struct {
 	Path string `json:"path"`
 	// Kind is node, room, participant or track.
 	Kind string `json:"kind"`
-	// Mailbox is the number of user messages waiting.
+	// Mailbox is the number of user messages waiting, counting the one being handled.
 	Mailbox int64 `json:"mailbox"`
 	// Processed counts user messages handled so far.
 	Processed int64 `json:"processed"`

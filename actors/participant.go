@@ -692,7 +692,7 @@ func (p *participantActor) remoteTrack(ctx actor.Context, remote *webrtc.TrackRe
 				root.Send(pid, &upstreamEnded{})
 			}
 		},
-		Log: p.log.With("track", info.Sid),
+		Log: p.log, // the receiver adds the track field itself
 	})
 	trackInfo := proto.Clone(info).(*livekit.TrackInfo)
 	pid, _, err := p.node.spawn(ctx, info.Sid, "track", func(st *actorStats) actor.Actor {

@@ -51,7 +51,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn := newSignalConn(s.cfg, s.log.With("room", req.Room, "identity", req.Identity))
+	conn := newSignalConn(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
 	req.Sink = conn
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.JoinTimeout)
 	sess, err := s.node.join(ctx, req)
@@ -66,12 +66,12 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade has answered the client already.
-		s.log.Info("websocket upgrade failed after join", "room", req.Room, "identity", req.Identity, "err", err)
+		s.log.Info("websocket upgrade failed after join", "room", req.Room, "participant", req.Identity, "err", err)
 		sess.Close(true)
 		conn.abandon()
 		return
 	}
-	s.log.Info("participant connected", "room", req.Room, "identity", req.Identity, "sid", sess.ParticipantSID(),
+	s.log.Info("participant connected", "room", req.Room, "participant", req.Identity, "pID", sess.ParticipantSID(),
 		"sdk", req.Client.GetSdk().String(), "version", req.Client.GetVersion(), "protocol", req.Client.GetProtocol(),
 		"reconnect", req.Reconnect, "remote", r.RemoteAddr)
 	s.connStarted()
@@ -160,7 +160,7 @@ func (s *Server) admit(r *http.Request) (actors.JoinRequest, *httpError) {
 				attrs[k] = v
 			}
 		} else {
-			s.log.Info("ignoring join attributes: token lacks canUpdateOwnMetadata", "identity", grants.Identity, "room", grants.Video.Room)
+			s.log.Info("ignoring join attributes: token lacks canUpdateOwnMetadata", "participant", grants.Identity, "room", grants.Video.Room)
 		}
 	}
 	return actors.JoinRequest{

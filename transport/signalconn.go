@@ -187,7 +187,7 @@ func (c *signalConn) serve(ws *websocket.Conn, sess session) {
 	c.kill(websocket.CloseNormalClosure, "") // Sends fail from here on
 	sess.Close(abrupt)
 	<-writerDone
-	c.log.Info("participant disconnected", "sid", sess.ParticipantSID(), "leave", leave)
+	c.log.Info("participant disconnected", "pID", sess.ParticipantSID(), "leave", leave)
 }
 
 // readLoop decodes requests until the socket fails. It reports whether a leave request was seen.

@@ -320,6 +320,9 @@ func (r *Receiver) drainRTCP(l *layer) {
 	if l.rtpReceiver == nil {
 		return
 	}
+	if l.rid != "" {
+		r.awaitSimulcastBinding(l.rtpReceiver)
+	}
 	buf := make([]byte, maxPacketSize)
 	errs := 0
 	for {
@@ -339,6 +342,36 @@ func (r *Receiver) drainRTCP(l *layer) {
 		if errs++; errs > 100 {
 			return
 		}
+	}
+}
+
+// simulcastBindWait bounds how long a simulcast layer's RTCP drain waits for
+// the transceiver's other layers to arrive.
+const simulcastBindWait = 5 * time.Second
+
+// awaitSimulcastBinding waits until pion has bound every rid of rr to its
+// SSRC, or simulcastBindWait passes. pion v3's ReadSimulcast copies the state
+// of every layer without taking the receiver's lock, while receiveForRid fills
+// that state in when a layer's first packet arrives: reading one layer's RTCP
+// while another is still being bound is a data race. Tracks takes the
+// receiver's lock, so seeing every SSRC set through it orders this goroutine
+// after every receiveForRid. A layer that first arrives later than the bound
+// reopens the window; publishers start all their layers together, so in
+// practice it does not happen.
+func (r *Receiver) awaitSimulcastBinding(rr *webrtc.RTPReceiver) {
+	deadline := time.Now().Add(simulcastBindWait)
+	for !r.closing.Load() && time.Now().Before(deadline) {
+		bound := true
+		for _, t := range rr.Tracks() {
+			if t.SSRC() == 0 {
+				bound = false
+				break
+			}
+		}
+		if bound {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -33,11 +33,14 @@ type Client struct {
 
 	pubReliable, pubLossy *webrtc.DataChannel
 
-	leaving   atomic.Bool // Leave sent: a socket error after it is a normal end
-	events    *eventQueue
-	wg        sync.WaitGroup // our goroutines, except the event queue
-	done      chan struct{}
-	closeOnce sync.Once
+	leaving atomic.Bool // Leave sent: a socket error after it is a normal end
+	events  *eventQueue
+	wg      sync.WaitGroup // our goroutines, except the event queue
+	// rtcpReaders counts the published tracks' RTCP readers; shutdown lets them end before the
+	// publisher PeerConnection stops its senders (see stopRTCPReaders).
+	rtcpReaders sync.WaitGroup
+	done        chan struct{}
+	closeOnce   sync.Once
 
 	pubNegMu      sync.Mutex // serialises publisher negotiations
 	pubNegotiated bool       // guarded by pubNegMu
@@ -349,6 +352,7 @@ func (c *Client) shutdown(reason error, graceful bool) {
 		} else {
 			c.sig.close()
 		}
+		c.stopRTCPReaders()
 		c.pub.close()
 		c.sub.close()
 		c.notify()
@@ -362,6 +366,30 @@ func (c *Client) shutdown(reason error, graceful bool) {
 }
 
 // goSafe starts f as a tracked goroutine unless the client is closed.
+// rtcpStopWait bounds how long stopRTCPReaders waits.
+const rtcpStopWait = time.Second
+
+// stopRTCPReaders makes every published track's RTCP reader return (a read deadline in the past)
+// and waits for them, bounded. pion v3's RTPSender.ReadSimulcast reads the sender's encodings
+// without its lock while Stop, run by PeerConnection.Close, rewrites them: a simulcast reader still
+// looping when the PeerConnection closes is a data race.
+func (c *Client) stopRTCPReaders() {
+	now := time.Now()
+	for _, lt := range c.LocalTracks() {
+		lt.stopRTCP(now)
+	}
+	done := make(chan struct{})
+	go func() {
+		c.rtcpReaders.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(rtcpStopWait):
+		// A sender that never started sending blocks its reader until Stop; Close ends it.
+	}
+}
+
 func (c *Client) goSafe(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -196,6 +197,20 @@ func (t *LocalTrack) readRTCP(rid string) {
 					t.nacks.Add(uint64(len(pair.PacketList())))
 				}
 			}
+		}
+	}
+}
+
+// stopRTCP makes the RTCP readers' blocked reads return with a deadline error.
+func (t *LocalTrack) stopRTCP(deadline time.Time) {
+	if t.sender == nil {
+		return
+	}
+	for _, rid := range t.rids {
+		if rid == "" {
+			_ = t.sender.SetReadDeadline(deadline)
+		} else {
+			_ = t.sender.SetReadDeadlineSimulcast(deadline, rid)
 		}
 	}
 }

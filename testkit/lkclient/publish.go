@@ -145,7 +145,10 @@ func (c *Client) addLocalTrack(lt *LocalTrack) error {
 	c.localTracks[lt.cid] = lt
 	c.mu.Unlock()
 	for _, rid := range rids {
-		c.goSafe(func() { lt.readRTCP(rid) })
+		c.rtcpReaders.Add(1)
+		if !c.goSafe(func() { defer c.rtcpReaders.Done(); lt.readRTCP(rid) }) {
+			c.rtcpReaders.Done()
+		}
 	}
 	return nil
 }

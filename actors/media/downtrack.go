@@ -271,8 +271,20 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.dropped.Add(1)
 		return
 	}
-	if int32(layer) != d.cur.Load() && (!p.keyframe || int(layer) != d.effectiveTarget()) {
-		return
+	if int32(layer) != d.cur.Load() {
+		t := d.effectiveTarget()
+		if int(layer) != t {
+			return
+		}
+		if !p.keyframe {
+			// Waiting for the target layer's keyframe: keep asking (the receiver
+			// throttles to one PLI per layer per pliInterval). A single request is
+			// not enough: its keyframe may arrive before this subscriber's
+			// transport is up, and a subscriber that gets no packets never sends
+			// a PLI of its own, so it would stay black until the next keyframe.
+			d.r.RequestKeyframe(t)
+			return
+		}
 	}
 	d.mu.Lock()
 	if d.reachedGap(layer, p.hdr.SequenceNumber) {
@@ -295,6 +307,7 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		if !p.keyframe {
 			d.mu.Unlock()
 			d.dropped.Add(1)
+			d.r.RequestKeyframe(int(layer))
 			return
 		}
 		// Continue without a gap: the skipped packets are not worth NACKs.

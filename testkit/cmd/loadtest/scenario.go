@@ -200,6 +200,12 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	if want := sc.subscribers * 2; sc.kind == "1pub×N" && len(probes) < want {
 		notes = append(notes, fmt.Sprintf("only %d of %d subscribed tracks delivered packets", len(probes), want))
 	}
+	l.mu.Lock()
+	retried := append([]string(nil), l.retried...)
+	l.mu.Unlock()
+	if len(retried) > 0 {
+		notes = append(notes, fmt.Sprintf("%d join(s) failed once and were retried, first: %s", len(retried), retried[0]))
+	}
 	if res.BoxBusy >= o.saturated {
 		notes = append(notes, fmt.Sprintf("box %.0f%% busy: node, load generator and other work share %d cores, so figures are bounded by the client side", 100*res.BoxBusy, numCPU()))
 	}

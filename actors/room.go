@@ -110,6 +110,11 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *removeParticipant:
 		if p := r.member(ctx, m.identity); p != nil {
 			ctx.Send(p.handle.pid, &kick{reason: livekit.DisconnectReason_PARTICIPANT_REMOVED})
+			// Gone for the room at once, as with a duplicate identity: a second removal, a
+			// ListParticipants or a rejoin right after this call must not find the old session
+			// while its actor is still closing its PeerConnections.
+			r.forgetMember(ctx, p)
+			r.publishSummary(ctx)
 			ctx.Respond(&ok{})
 		}
 	case *muteTrack:

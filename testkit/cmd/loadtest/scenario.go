@@ -68,8 +68,8 @@ func (o options) fanoutScenario(n int) scenario {
 	}
 }
 
-func (o options) roomsScenario() scenario {
-	rooms, size := o.rooms, o.roomSize
+func (o options) roomsScenario(rooms int) scenario {
+	size := o.roomSize
 	total := rooms * size
 	return scenario{
 		kind: "rooms", subscribers: total, publishers: total, rooms: rooms,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -177,11 +178,27 @@ func (l *load) publisherFeedback() (plis, nacks uint64) {
 	return plis, nacks
 }
 
-// close disconnects every client, a few at a time.
-func (l *load) close() {
+// closeWait bounds how long close waits for the clients to disconnect.
+const closeWait = 30 * time.Second
+
+// close disconnects every client and returns how many had not finished after closeWait.
+// Those are left behind (the process ends soon anyway) so that one client stuck in Close
+// cannot hang the whole run.
+func (l *load) close() int {
 	l.mu.Lock()
 	cs := l.clients
 	l.clients = nil
 	l.mu.Unlock()
-	_ = parallel(len(cs), 16, func(i int) error { cs[i].Close(); return nil })
+	var pending atomic.Int64
+	pending.Store(int64(len(cs)))
+	done := make(chan struct{})
+	go func() {
+		_ = parallel(len(cs), len(cs), func(i int) error { cs[i].Close(); pending.Add(-1); return nil })
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+	}
+	return int(pending.Load())
 }

@@ -126,7 +126,11 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	}
 
 	l := newLoad(tgt, o)
-	defer l.close()
+	defer func() {
+		if n := l.close(); n > 0 {
+			fmt.Fprintf(os.Stderr, "warning: %d clients of %s did not finish closing within %v; left behind\n", n, name, closeWait)
+		}
+	}()
 	pubCtx, stopPublishing := context.WithCancel(ctx)
 	defer stopPublishing()
 	setupCtx, cancel := context.WithTimeout(ctx, o.setupTimeout)

@@ -83,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "measurement window per scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "wait after everyone is subscribed, before measuring")
 	fs.DurationVar(&o.grace, "grace", 500*time.Millisecond, "wait after the window for in-flight frames")
-	fs.DurationVar(&o.setupTimeout, "setup-timeout", 90*time.Second, "bound on joining and subscribing per scenario")
+	fs.DurationVar(&o.setupTimeout, "setup-timeout", 45*time.Second, "bound on joining and subscribing per scenario")
 	fs.IntVar(&o.fps, "fps", 30, "video frames per second")
 	fs.IntVar(&o.frameSize, "frame-size", 6250, "video frame size in bytes (6250 at 30 fps ≈ 1.5 Mbit/s)")
 	fs.IntVar(&o.joinParallel, "join-parallel", 8, "clients joining at once")

@@ -372,21 +372,23 @@ const rtcpStopWait = time.Second
 // stopRTCPReaders makes every published track's RTCP reader return (a read deadline in the past)
 // and waits for them, bounded. pion v3's RTPSender.ReadSimulcast reads the sender's encodings
 // without its lock while Stop, run by PeerConnection.Close, rewrites them: a simulcast reader still
-// looping when the PeerConnection closes is a data race.
+// looping when the PeerConnection closes is a data race. Setting the deadline blocks until SRTP is
+// up, so a client whose DTLS never connected gives up after rtcpStopWait; the helper goroutine
+// then ends when Close stops the senders.
 func (c *Client) stopRTCPReaders() {
+	tracks := c.LocalTracks()
 	now := time.Now()
-	for _, lt := range c.LocalTracks() {
-		lt.stopRTCP(now)
-	}
 	done := make(chan struct{})
 	go func() {
+		for _, lt := range tracks {
+			lt.stopRTCP(now)
+		}
 		c.rtcpReaders.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(rtcpStopWait):
-		// A sender that never started sending blocks its reader until Stop; Close ends it.
 	}
 }
 

@@ -42,6 +42,11 @@ type Config struct {
 	// PacketCacheSize is how many packets per layer are kept for NACKs,
 	// rounded up to a power of two; 0 means 512.
 	PacketCacheSize int
+	// SRTPGCMOnly offers only the AEAD-AES-GCM SRTP profiles. libwebrtc
+	// (Chrome, Safari) prefers AES-CM whenever it is on offer, so this is
+	// the only way browsers get GCM, at about half the SRTP CPU per packet;
+	// clients with GCM disabled then fail the DTLS handshake.
+	SRTPGCMOnly bool
 }
 
 // withDefaults fills the zero values so that the rest of the package can
@@ -123,16 +128,17 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	// ours contains. pion clients list AEAD-GCM first and get it, which halves
 	// SRTP CPU per packet (TestSRTPNegotiatesAESGCM). libwebrtc (Chrome, Safari,
 	// native SDKs) lists AES-CM-SHA1-80 first whichever role it has and, as a
-	// server, picks by its own order, so it gets AES-CM as long as we accept it.
+	// server, picks by its own order, so it gets AES-CM as long as we accept it
+	// (measured in the browser suite); Config.SRTPGCMOnly withdraws AES-CM.
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("media: answering DTLS role: %w", err)
 	}
-	se.SetSRTPProtectionProfiles(
-		dtls.SRTP_AEAD_AES_128_GCM,
-		dtls.SRTP_AEAD_AES_256_GCM,
-		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
-	)
+	profiles := []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM}
+	if !cfg.SRTPGCMOnly {
+		profiles = append(profiles, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	}
+	se.SetSRTPProtectionProfiles(profiles...)
 	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	if netw == "udp6" {
 		netTypes = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}

@@ -56,6 +56,8 @@ type RTCConfig struct {
 	EnableLoopbackCandidate bool      `yaml:"enable_loopback_candidate"`
 	IPs                     IPsConfig `yaml:"ips"`
 	STUNServers             []string  `yaml:"stun_servers"`
+	// SRTPGCMOnly (not a LiveKit key) offers only AEAD-AES-GCM SRTP profiles.
+	SRTPGCMOnly bool `yaml:"srtp_gcm_only"`
 }
 
 // IPsConfig is rtc.ips.
@@ -156,6 +158,7 @@ type flagValues struct {
 	port         int
 	nodeIP       string
 	udpPort      int
+	srtpGCMOnly  bool
 	keys         string
 	logLevel     string
 	logFormat    string
@@ -178,6 +181,7 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.IntVar(&fv.port, "port", 0, "HTTP port (default 7880)")
 	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip)")
 	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882)")
+	fs.BoolVar(&fv.srtpGCMOnly, "srtp-gcm-only", false, "offer only AEAD-AES-GCM for SRTP (browsers then use it; clients without GCM cannot connect)")
 	fs.StringVar(&fv.keys, "keys", "", `API keys as "key: secret" pairs (newline or comma separated); also LIVEKIT_KEYS`)
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&fv.logFormat, "log-format", "", "text (default) or json")
@@ -267,6 +271,9 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	}
 	if set["udp-port"] {
 		cfg.RTC.UDPPort = Port(fv.udpPort)
+	}
+	if set["srtp-gcm-only"] {
+		cfg.RTC.SRTPGCMOnly = fv.srtpGCMOnly
 	}
 	if set["drain-timeout"] {
 		cfg.DrainTimeout = fv.drainTimeout
@@ -459,6 +466,7 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 			TCPPort:      int(c.RTC.TCPPort),
 			NodeIP:       c.RTC.NodeIP,
 			LoopbackOnly: c.Dev || c.RTC.EnableLoopbackCandidate,
+			SRTPGCMOnly:  c.RTC.SRTPGCMOnly,
 		},
 		Room: actors.RoomConfig{
 			EmptyTimeout:       time.Duration(c.Room.EmptyTimeout) * time.Second,

@@ -69,6 +69,11 @@ func TestLoadConfig(t *testing.T) {
 		check   func(t *testing.T, ld *loaded)
 	}{
 		{name: "no keys is an error", args: nil, wantErr: "no API keys"},
+		{name: "srtp-gcm-only flag", args: []string{"--dev", "--srtp-gcm-only"}, check: func(t *testing.T, ld *loaded) {
+			if !ld.cfg.nodeConfig(version, nil).Media.SRTPGCMOnly {
+				t.Error("--srtp-gcm-only did not reach the media config")
+			}
+		}},
 		{name: "webhook section", args: []string{"--config", "hook.yaml"}, check: func(t *testing.T, ld *loaded) {
 			if w := ld.cfg.Webhook; w.APIKey != "k1" || !slices.Equal(w.URLs, []string{"http://127.0.0.1:9/hook"}) {
 				t.Errorf("webhook = %+v", w)

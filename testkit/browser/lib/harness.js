@@ -94,16 +94,16 @@ export function freeUDPPort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Starts livekit-server --dev on free ports and waits until its health check answers. The node's
+ * Starts livekit-server --dev (plus extraArgs) on free ports and waits until its health check answers. The node's
  * log goes to artifacts/<name>-node.log. stop() sends SIGTERM to that PID and SIGKILL after 10 s.
  */
-export async function startNode(name) {
+export async function startNode(name, extraArgs = []) {
   const bin = serverBinary();
   const port = await freeTCPPort();
   const udpPort = await freeUDPPort();
   const logPath = path.join(artifactsDir, `${name}-node.log`);
   const logFd = fs.openSync(logPath, 'w');
-  const child = spawn(bin, ['--dev', '--port', String(port), '--udp-port', String(udpPort)], {
+  const child = spawn(bin, ['--dev', '--port', String(port), '--udp-port', String(udpPort), ...extraArgs], {
     cwd: repoRoot,
     stdio: ['ignore', logFd, logFd],
   });

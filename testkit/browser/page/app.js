@@ -86,12 +86,13 @@ window.e2e = {
 
   /** Inbound RTP statistics of every subscribed remote track, plus the video elements' sizes. */
   async inbound() {
-    const out = { video: null, audio: null, videoWidth: 0, videoHeight: 0 };
+    const out = { video: null, audio: null, videoWidth: 0, videoHeight: 0, srtpCipher: '' };
     for (const p of room.remoteParticipants.values()) {
       for (const pub of p.trackPublications.values()) {
         if (!pub.track) continue;
         const report = await pub.track.getRTCStatsReport();
         report?.forEach((s) => {
+          if (s.type === 'transport' && s.srtpCipher) out.srtpCipher = s.srtpCipher;
           if (s.type !== 'inbound-rtp') return;
           out[s.kind] = {
             packetsReceived: s.packetsReceived ?? 0,

@@ -26,7 +26,8 @@ let pageB;
 let pageC;
 
 before(async () => {
-  node = await startNode('pubsub');
+  // GCM only: libwebrtc takes AES-CM whenever it is offered; this proves Chromium works with GCM.
+  node = await startNode('pubsub', ['--srtp-gcm-only']);
   pages = await startPageServer();
   browser = await launchChromium();
   pageA = await browser.context.newPage();
@@ -122,7 +123,8 @@ test('A publishes camera and microphone; B decodes video and receives audio', as
     const st = await pageB.evaluate(() => ({ firstFrameAt: window.e2e.state.firstFrameAt, subAt: window.e2e.state.videoSubscribedAt }));
     console.log(`time to first decoded frame: ${st.firstFrameAt - publishStartedAt} ms from A's publish start, ${st.firstFrameAt - st.subAt} ms from B's TrackSubscribed`);
     const s = await expectMediaFlowing(pageB, 'B');
-    console.log(`B inbound: video ${s.videoWidth}x${s.videoHeight}, ${s.video.framesDecoded} frames decoded; audio ${s.audio.packetsReceived} packets`);
+    console.log(`B inbound: video ${s.videoWidth}x${s.videoHeight}, ${s.video.framesDecoded} frames decoded; audio ${s.audio.packetsReceived} packets; SRTP ${s.srtpCipher || 'unknown'}`);
+    assert.match(s.srtpCipher, /GCM/, 'the node runs with --srtp-gcm-only, so SRTP must be AEAD-AES-GCM');
   });
 });
 

@@ -155,7 +155,8 @@ func (r *roomActor) updateQuality(ctx actor.Context) {
 			s := t.pub.receiver.Stats()
 			packets, lost := s.Packets-min(t.window.packets, s.Packets), s.Lost-min(t.window.lost, s.Lost)
 			stalled := packets == 0 && t.window.hadMedia && !t.pub.info.GetMuted()
-			rate(t.pub.publisherSID, QualityWindow{Expected: packets + lost, Lost: lost, Stalled: stalled})
+			jitterMs := float64(s.Jitter) / float64(time.Millisecond)
+			rate(t.pub.publisherSID, QualityWindow{Expected: packets + lost, Lost: lost, JitterMs: jitterMs, Stalled: stalled})
 			t.window = trackWindow{packets: s.Packets, lost: s.Lost, hadMedia: packets > 0}
 		}
 		// Subscriber side: what each subscriber's client asked to be resent.

@@ -107,6 +107,14 @@ type layer struct {
 	highSeq  uint16 // forwarder goroutine only
 	haveSeq  bool
 	ended    atomic.Bool
+
+	// RFC 3550 interarrival jitter, kept by the forwarder goroutine in RTP
+	// clock units ×16 (the estimator's own fixed point) and published as an
+	// atomic for Stats.
+	jitter16    uint32
+	prevTransit int64
+	haveTransit bool
+	jitterPub   atomic.Uint32
 }
 
 // NewReceiver creates a receiver with no layers; add them with AddLayer as
@@ -260,7 +268,9 @@ func (r *Receiver) ingest(l *layer, p *packet) {
 	seq := p.hdr.SequenceNumber
 	if !l.haveSeq {
 		l.highSeq, l.haveSeq = seq, true
+		r.updateJitter(l, p)
 	} else if d := int16(seq - l.highSeq); d > 0 {
+		r.updateJitter(l, p) // in-order packets only: RFC 3550 leaves reordered ones out
 		if d > 1 {
 			l.lost.Add(uint64(d - 1))
 			r.ctr.lost.Add(uint64(d - 1))
@@ -343,6 +353,29 @@ func (r *Receiver) drainRTCP(l *layer) {
 			return
 		}
 	}
+}
+
+// updateJitter folds one packet into the layer's RFC 3550 (§6.4.1, A.8)
+// interarrival jitter: transit = arrival − RTP timestamp, both in RTP clock
+// units, and J += (|ΔD| − J)/16 in fixed point. A few integer operations on
+// the forwarder goroutine; no allocation.
+func (r *Receiver) updateJitter(l *layer, p *packet) {
+	arrival := p.arrival / 1000 * int64(r.clockRate) / 1_000_000 // ns → RTP units without overflow
+	transit := arrival - int64(p.hdr.Timestamp)
+	if !l.haveTransit {
+		l.prevTransit, l.haveTransit = transit, true
+		return
+	}
+	d := transit - l.prevTransit
+	l.prevTransit = transit
+	if d < 0 {
+		d = -d
+	}
+	if d > 1<<24 { // a timestamp jump (new stream, wrap), not jitter
+		return
+	}
+	l.jitter16 += uint32(d) - ((l.jitter16 + 8) >> 4)
+	l.jitterPub.Store(l.jitter16)
 }
 
 // simulcastBindWait bounds how long a simulcast layer's RTCP drain waits for

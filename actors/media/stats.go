@@ -1,5 +1,7 @@
 package media
 
+import "time"
+
 // LayerStats are the counters of one upstream layer.
 type LayerStats struct {
 	Layer     int
@@ -10,6 +12,8 @@ type LayerStats struct {
 	Lost      uint64 // sequence gaps seen by the forwarder (before NACK recovery)
 	Keyframes uint64
 	Active    bool
+	// Jitter is the RFC 3550 interarrival jitter of the publisher's packets.
+	Jitter time.Duration
 }
 
 // ReceiverStats is a snapshot of a Receiver's atomic counters.
@@ -22,7 +26,9 @@ type ReceiverStats struct {
 	ReadErrors       uint64
 	BitrateBps       uint64 // over the interval since the previous Stats call
 	DownTracks       int
-	Layers           []LayerStats
+	// Jitter is the largest interarrival jitter of the active layers.
+	Jitter time.Duration
+	Layers []LayerStats
 }
 
 // Stats reads the counters. The bitrate is computed against the previous
@@ -43,6 +49,10 @@ func (r *Receiver) Stats() ReceiverStats {
 			Layer: i, RID: l.rid, SSRC: l.ssrc,
 			Packets: l.packets.Load(), Bytes: l.bytes.Load(), Lost: l.lost.Load(),
 			Keyframes: l.keyframe.Load(), Active: !l.ended.Load(),
+			Jitter: time.Duration(uint64(l.jitterPub.Load()>>4) * uint64(time.Second) / uint64(r.clockRate)),
+		}
+		if ls.Active && ls.Jitter > s.Jitter {
+			s.Jitter = ls.Jitter
 		}
 		s.Packets += ls.Packets
 		s.Bytes += ls.Bytes

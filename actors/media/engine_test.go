@@ -75,30 +75,9 @@ func TestEngineLoopbackPublishSubscribe(t *testing.T) {
 	api := loopbackClientAPI(t)
 
 	// Publisher side.
-	pubClient, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pubClient, pub, src, recvCh := loopbackPublisher(t, eng, api)
 	defer pubClient.Close()
-	src, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pubClient.AddTrack(src); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := eng.NewPublisherPC()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer pub.Close()
-	recvCh := make(chan *Receiver, 1)
-	pub.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
-		r := eng.NewReceiver(ReceiverOptions{TrackID: "TR_x", Codec: tr.Codec(), PublisherPC: pub})
-		r.AddLayer(tr, rr)
-		recvCh <- r
-	})
-	negotiate(t, pubClient, pub)
 
 	// The publishing client sends a keyframe every 10 packets; each payload
 	// carries its index so the subscriber side can be checked exactly.
@@ -221,4 +200,34 @@ func TestEngineLoopbackPublishSubscribe(t *testing.T) {
 	_ = pub.Close()
 	readWG.Wait()
 	<-dt.RTCPDone()
+}
+
+// loopbackPublisher connects a client made by api, publishing one VP8 track, to a new publisher
+// PC of eng. OnTrack hands the engine's Receiver to recvCh. The caller closes both PCs (defer
+// order matters to goleak, so no t.Cleanup).
+func loopbackPublisher(t *testing.T, eng *Engine, api *webrtc.API) (client, pub *webrtc.PeerConnection, src *webrtc.TrackLocalStaticRTP, recvCh chan *Receiver) {
+	t.Helper()
+	client, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.AddTrack(src); err != nil {
+		t.Fatal(err)
+	}
+	pub, err = eng.NewPublisherPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvCh = make(chan *Receiver, 1)
+	pub.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
+		r := eng.NewReceiver(ReceiverOptions{TrackID: "TR_x", Codec: tr.Codec(), PublisherPC: pub})
+		r.AddLayer(tr, rr)
+		recvCh <- r
+	})
+	negotiate(t, client, pub)
+	return client, pub, src, recvCh
 }

@@ -156,30 +156,9 @@ func TestSRTPNegotiatesAESGCM(t *testing.T) {
 	defer closeSubMux()
 
 	// Publisher: the client offers, the engine answers.
-	pubClient, err := pubAPI.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pubClient, pub, src, recvCh := loopbackPublisher(t, eng, pubAPI)
 	defer pubClient.Close()
-	src, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "v", "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pubClient.AddTrack(src); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := eng.NewPublisherPC()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer pub.Close()
-	recvCh := make(chan *Receiver, 1)
-	pub.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
-		r := eng.NewReceiver(ReceiverOptions{TrackID: "TR_x", Codec: tr.Codec(), PublisherPC: pub})
-		r.AddLayer(tr, rr)
-		recvCh <- r
-	})
-	negotiate(t, pubClient, pub)
 
 	stop := make(chan struct{})
 	var sendWG sync.WaitGroup

@@ -282,7 +282,7 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 			// not enough: its keyframe may arrive before this subscriber's
 			// transport is up, and a subscriber that gets no packets never sends
 			// a PLI of its own, so it would stay black until the next keyframe.
-			d.r.RequestKeyframe(t)
+			d.r.keepAskingKeyframe(t)
 			return
 		}
 	}
@@ -307,7 +307,7 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		if !p.keyframe {
 			d.mu.Unlock()
 			d.dropped.Add(1)
-			d.r.RequestKeyframe(int(layer))
+			d.r.keepAskingKeyframe(int(layer))
 			return
 		}
 		// Continue without a gap: the skipped packets are not worth NACKs.

@@ -81,11 +81,6 @@ type Receiver struct {
 	plisSent         atomic.Uint64
 	keyframeRequests atomic.Uint64
 	readErrors       atomic.Uint64
-
-	statsMu     sync.Mutex
-	statsBytes  uint64
-	statsAt     int64
-	lastBitrate uint64
 }
 
 // layer is one upstream encoding: its pion track, its packet cache and its
@@ -468,13 +463,24 @@ func (r *Receiver) RemoveDownTrack(d *DownTrack) {
 func (r *Receiver) DownTracks() []*DownTrack { return *r.downs.Load() }
 
 // RequestKeyframe asks the publisher for a keyframe on layer, at most once
-// per pliInterval per layer. Safe from any goroutine; it never blocks on the
-// control plane.
+// per pliInterval per layer, and counts the request in KeyframeRequests.
+// Safe from any goroutine; it never blocks on the control plane.
 func (r *Receiver) RequestKeyframe(layer int) {
 	if !r.video {
 		return
 	}
 	r.keyframeRequests.Add(1)
+	r.keepAskingKeyframe(layer)
+}
+
+// keepAskingKeyframe is RequestKeyframe without the count, for DownTracks
+// that repeat their request on every packet while they wait for a keyframe:
+// counting those would make KeyframeRequests a packet count and put a shared
+// atomic add on the forwarding path.
+func (r *Receiver) keepAskingKeyframe(layer int) {
+	if !r.video {
+		return
+	}
 	if layer < 0 || layer >= maxLayers {
 		layer = int(r.maxLayer.Load())
 		if layer < 0 {

@@ -24,15 +24,14 @@ type ReceiverStats struct {
 	PLIsSent         uint64 // keyframe requests that passed the throttle
 	KeyframeRequests uint64 // all requests, throttled or not
 	ReadErrors       uint64
-	BitrateBps       uint64 // over the interval since the previous Stats call
 	DownTracks       int
 	// Jitter is the largest interarrival jitter of the active layers.
 	Jitter time.Duration
 	Layers []LayerStats
 }
 
-// Stats reads the counters. The bitrate is computed against the previous
-// call, so call it from one place (the track actor's stats tick).
+// Stats reads the counters; any goroutine may call it, as often as it likes.
+// Rates are the reader's business (differences between two snapshots).
 func (r *Receiver) Stats() ReceiverStats {
 	s := ReceiverStats{
 		PLIsSent:         r.plisSent.Load(),
@@ -59,14 +58,6 @@ func (r *Receiver) Stats() ReceiverStats {
 		s.Lost += ls.Lost
 		s.Layers = append(s.Layers, ls)
 	}
-	now := nanotime()
-	r.statsMu.Lock()
-	if r.statsAt != 0 && now > r.statsAt && s.Bytes >= r.statsBytes {
-		r.lastBitrate = (s.Bytes - r.statsBytes) * 8 * 1e9 / uint64(now-r.statsAt)
-	}
-	r.statsBytes, r.statsAt = s.Bytes, now
-	s.BitrateBps = r.lastBitrate
-	r.statsMu.Unlock()
 	return s
 }
 

@@ -63,18 +63,7 @@ func TestValidate(t *testing.T) {
 			if tc.header != "" {
 				req.Header.Set("Authorization", tc.header)
 			}
-			res, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.status || !strings.Contains(string(body), tc.body) {
-				t.Errorf("got %d %q, want %d containing %q", res.StatusCode, body, tc.status, tc.body)
-			}
-			if res.Header.Get("Access-Control-Allow-Origin") != "*" {
-				t.Error("validate answer lacks Access-Control-Allow-Origin")
-			}
+			expectAnswer(t, srv.Client(), req, tc.status, tc.body)
 		})
 	}
 }
@@ -113,19 +102,26 @@ func TestRTCRefusals(t *testing.T) {
 				req.Header.Set("Sec-WebSocket-Version", "13")
 				req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 			}
-			res, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if res.StatusCode != tc.status || !strings.Contains(string(body), tc.body) {
-				t.Errorf("got %d %q, want %d containing %q", res.StatusCode, body, tc.status, tc.body)
-			}
-			if res.Header.Get("Access-Control-Allow-Origin") != "*" {
-				t.Error("answer lacks Access-Control-Allow-Origin")
-			}
+			expectAnswer(t, srv.Client(), req, tc.status, tc.body)
 		})
+	}
+}
+
+// expectAnswer sends req and checks the status, that the body contains body, and the CORS header
+// browsers need to read any answer.
+func expectAnswer(t *testing.T, c *http.Client, req *http.Request, status int, body string) {
+	t.Helper()
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != status || !strings.Contains(string(got), body) {
+		t.Errorf("got %d %q, want %d containing %q", res.StatusCode, got, status, body)
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("answer lacks Access-Control-Allow-Origin")
 	}
 }
 

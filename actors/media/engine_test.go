@@ -109,57 +109,24 @@ func TestEngineLoopbackPublishSubscribe(t *testing.T) {
 	}()
 	defer func() { close(stop); sendWG.Wait() }()
 
-	var r *Receiver
-	select {
-	case r = <-recvCh:
-	case <-time.After(10 * time.Second):
-		t.Fatal("publisher OnTrack never fired")
-	}
+	r := waitReceiver(t, recvCh)
 	defer r.Close()
 
 	// Subscriber side.
-	sub, err := eng.NewSubscriberPC()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	codec, _ := CodecCapability(webrtc.MimeTypeVP8)
-	dt := NewDownTrack(r, codec, "TR_x", "PA_p|TR_x")
-	sender, err := sub.AddTrack(dt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt.StartRTCP(sender)
-	r.AddDownTrack(dt)
-	defer dt.Close()
-
-	subClient, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer subClient.Close()
 	got := make(chan []byte, 256)
-	var readWG sync.WaitGroup
-	subClient.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	sub, subClient, dt, readWG := loopbackSubscriber(t, eng, api, r, func(tr *webrtc.TrackRemote) {
 		if tr.StreamID() != "PA_p|TR_x" || tr.ID() != "TR_x" {
 			t.Errorf("msid %q %q", tr.StreamID(), tr.ID())
 		}
-		readWG.Add(1)
-		go func() {
-			defer readWG.Done()
-			for {
-				p, _, err := tr.ReadRTP()
-				if err != nil {
-					return
-				}
-				select {
-				case got <- append([]byte(nil), p.Payload...):
-				default:
-				}
-			}
-		}()
+	}, func(p *rtp.Packet) {
+		select {
+		case got <- append([]byte(nil), p.Payload...):
+		default:
+		}
 	})
-	negotiate(t, sub, subClient)
+	defer sub.Close()
+	defer dt.Close()
+	defer subClient.Close()
 
 	var first []byte
 	var lastIdx uint32
@@ -230,4 +197,57 @@ func loopbackPublisher(t *testing.T, eng *Engine, api *webrtc.API) (client, pub 
 	})
 	negotiate(t, client, pub)
 	return client, pub, src, recvCh
+}
+
+// waitReceiver returns the Receiver that loopbackPublisher's OnTrack made.
+func waitReceiver(t *testing.T, recvCh <-chan *Receiver) *Receiver {
+	t.Helper()
+	select {
+	case r := <-recvCh:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("publisher OnTrack never fired")
+		return nil
+	}
+}
+
+// loopbackSubscriber sends r's packets through a DownTrack on a new subscriber PC of eng (the
+// engine offers) to a client made by api. onTrack runs for each client track; onPacket for every
+// packet read, on that track's reader goroutine, until the client closes. The caller closes sub,
+// dt and client (in that defer order, for goleak) and then waits for readers.
+func loopbackSubscriber(t *testing.T, eng *Engine, api *webrtc.API, r *Receiver, onTrack func(*webrtc.TrackRemote), onPacket func(*rtp.Packet)) (sub, client *webrtc.PeerConnection, dt *DownTrack, readers *sync.WaitGroup) {
+	t.Helper()
+	sub, err := eng.NewSubscriberPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, _ := CodecCapability(webrtc.MimeTypeVP8)
+	dt = NewDownTrack(r, codec, "TR_x", "PA_p|TR_x")
+	sender, err := sub.AddTrack(dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt.StartRTCP(sender)
+	r.AddDownTrack(dt)
+	client, err = api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers = &sync.WaitGroup{}
+	client.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		onTrack(tr)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				p, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				onPacket(p)
+			}
+		}()
+	})
+	negotiate(t, sub, client)
+	return sub, client, dt, readers
 }

@@ -181,52 +181,20 @@ func TestSRTPNegotiatesAESGCM(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); sendWG.Wait() }()
-	var r *Receiver
-	select {
-	case r = <-recvCh:
-	case <-time.After(10 * time.Second):
-		t.Fatal("publisher OnTrack never fired")
-	}
+	r := waitReceiver(t, recvCh)
 	defer r.Close()
 
 	// Subscriber: the engine offers, the client answers.
-	sub, err := eng.NewSubscriberPC()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	codec, _ := CodecCapability(webrtc.MimeTypeVP8)
-	dt := NewDownTrack(r, codec, "TR_x", "PA_p|TR_x")
-	sender, err := sub.AddTrack(dt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt.StartRTCP(sender)
-	r.AddDownTrack(dt)
-	defer dt.Close()
-	subClient, err := subAPI.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer subClient.Close()
 	got := make(chan struct{}, 1)
-	var readWG sync.WaitGroup
-	subClient.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		readWG.Add(1)
-		go func() {
-			defer readWG.Done()
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				select {
-				case got <- struct{}{}:
-				default:
-				}
-			}
-		}()
+	sub, subClient, dt, readWG := loopbackSubscriber(t, eng, subAPI, r, func(*webrtc.TrackRemote) {}, func(*rtp.Packet) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
 	})
-	negotiate(t, sub, subClient)
+	defer sub.Close()
+	defer dt.Close()
+	defer subClient.Close()
 	select {
 	case <-got:
 	case <-time.After(10 * time.Second):

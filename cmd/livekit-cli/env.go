@@ -19,8 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Defaults match a node started with --dev.

@@ -10,9 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v3"
-
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // joinOptions are the flags of join and subscribe.
@@ -121,12 +119,8 @@ func runJoin(ctx context.Context, e *env, o joinOptions) error {
 	if o.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(con, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if !o.loopback {
-		opts.ConfigureSettingEngine = func(se *webrtc.SettingEngine) {
-			se.SetInterfaceFilter(nil)
-			se.SetIncludeLoopbackCandidate(false)
-			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-		}
+	if o.loopback {
+		opts.ConfigureSettingEngine = lkclient.LoopbackICE
 	}
 	start := time.Now()
 	c, err := lkclient.Join(ctx, e.url, token, opts)

@@ -14,8 +14,8 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v3"
 
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
 // rtpMTU matches pion's TrackLocalStaticSample packetization.

@@ -17,8 +17,8 @@ import (
 	"github.com/pion/webrtc/v3/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v3/pkg/media/oggwriter"
 
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
 // recorderSet receives every subscribed track: it counts packets and frames and, when outDir is

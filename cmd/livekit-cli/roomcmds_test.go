@@ -10,7 +10,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // decode parses command output printed with printJSON.
@@ -51,7 +51,7 @@ func TestRoomCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, `"creation_time"`) {
 		t.Errorf("create-room output lacks creation_time (proto names): %s", r.stdout)
 	}
-	alice, err := lkclient.Join(ctx, node.URL, tok, lkclient.Options{})
+	alice, err := testkit.Join(ctx, node.URL, tok, lkclient.Options{})
 	if err != nil {
 		t.Fatalf("alice joins with create-room's token: %v", err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // token runs create-token and returns the JWT it printed.
@@ -55,7 +55,7 @@ func TestCreateToken(t *testing.T) {
 	// --join with permissions, identity, name, metadata and attributes.
 	tok := token(t, node, "--join", "--room", "tok", "--identity", "bob", "--name", "Bob", "--metadata", "md",
 		"--attributes", "k=v", "--can-publish=false", "--valid-for", "10m")
-	bob, err := lkclient.Join(ctx, node.URL, tok, lkclient.Options{})
+	bob, err := testkit.Join(ctx, node.URL, tok, lkclient.Options{})
 	if err != nil {
 		t.Fatalf("bob joins with create-token's token: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 // syntheticMagic is what lkmedia's generators put before the 8-byte frame counter.
 var syntheticMagic = [4]byte{'L', 'K', 'S', '1'}
 
-// opusTOC is the first byte of every synthetic Opus packet (lkmedia.OpusGenerator).
+// opusTOC is the first byte of every synthetic Opus packet (synth.OpusGenerator).
 const opusTOC = 31 << 3
 
 // frameSlots is how many video frames a Probe assembles at once (reordering window).

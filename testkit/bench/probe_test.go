@@ -3,17 +3,16 @@ package bench
 import (
 	"testing"
 
+	"github.com/actor-sfu/livekit-server/testkit/synth"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
-
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
 )
 
 // packetizeVP8 turns synthetic frames 0..frames-1 into RTP packets the way lkclient's publisher
 // does (pion's VP8 payloader with picture IDs, 1200-byte MTU), one slice per frame.
 func packetizeVP8(t *testing.T, frames, frameSize int) [][]*rtp.Packet {
 	t.Helper()
-	gen := lkmedia.NewVP8Generator(1280, 720, frameSize, 10)
+	gen := synth.NewVP8Generator(1280, 720, frameSize, 10)
 	pz := rtp.NewPacketizer(1200, 96, 0x1234, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
 	out := make([][]*rtp.Packet, frames)
 	for i := range out {
@@ -90,7 +89,7 @@ func TestProbeIgnoresFramesBeforeTheFirstArrival(t *testing.T) {
 }
 
 func TestProbeAudio(t *testing.T) {
-	gen := lkmedia.NewOpusGenerator(80)
+	gen := synth.NewOpusGenerator(80)
 	log := NewSendLog(100)
 	p := NewProbe(false, log)
 	for n := range 50 {

@@ -3,7 +3,7 @@ package bench
 import "sync/atomic"
 
 // SendLog records when each synthetic frame (video) or packet (audio) of one published track
-// left the publisher: Record is called from lkclient's SyntheticOptions.OnFrame with the frame
+// left the publisher: Record is called from synth.Options.OnFrame with the frame
 // counter. It holds a fixed number of counters; later ones are not recorded.
 type SendLog struct {
 	times []atomic.Int64

@@ -18,9 +18,9 @@ import (
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Limits of the node the bad-input suite runs against: small enough to reach from a test.
@@ -141,7 +141,7 @@ func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 	// when a case starts.
 	mallory := func(t *testing.T, grant *auth.VideoGrant) *lkclient.Client {
 		t.Helper()
-		c, err := lkclient.Join(ctx, node.WSURL, testkit.Token(t, room, "mallory", grant), lkclient.Options{NoAutoSubscribe: true})
+		c, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, room, "mallory", grant), lkclient.Options{NoAutoSubscribe: true})
 		if err != nil {
 			t.Fatalf("mallory joins: %v", err)
 		}
@@ -346,7 +346,7 @@ func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 	}
 	for _, c := range upgradeCases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := lkclient.Join(ctx, node.WSURL, c.token, lkclient.Options{BearerHeader: c.token != ""})
+			_, err := testkit.Join(ctx, node.WSURL, c.token, lkclient.Options{BearerHeader: c.token != ""})
 			var he *lkclient.HTTPError
 			if !errors.As(err, &he) || he.StatusCode != c.status || !strings.HasPrefix(he.Body, c.body) {
 				t.Fatalf("join = %v, want %d %q", err, c.status, c.body)
@@ -382,7 +382,7 @@ func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 		ghost := join(ctx, t, node, room, "ghost", lkclient.Options{})
 		_ = ghost
 		tok := testkit.Token(t, room, "ghost2", &auth.VideoGrant{Hidden: true})
-		hidden, err := lkclient.Join(ctx, node.WSURL, tok, lkclient.Options{})
+		hidden, err := testkit.Join(ctx, node.WSURL, tok, lkclient.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,7 +426,7 @@ func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := join(ctx, t, node, "small", "first", lkclient.Options{})
-		_, err := lkclient.Join(ctx, node.WSURL, testkit.Token(t, "small", "second", nil), lkclient.Options{})
+		_, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, "small", "second", nil), lkclient.Options{})
 		var he *lkclient.HTTPError
 		if !errors.As(err, &he) || he.StatusCode != http.StatusServiceUnavailable || he.Body != "room is full" {
 			t.Fatalf("join of a full room = %v, want 503 room is full", err)

@@ -14,7 +14,8 @@ import (
 
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Churn soak sizes: 500 sessions over 20 rooms, at most churnParallel at a time; every
@@ -99,7 +100,7 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 // session joins, optionally publishes a little audio and waits until the node has it, then
 // leaves (with leave, or abruptly).
 func session(ctx context.Context, t *testing.T, node *testkit.Node, room, identity string, publishAudio, abrupt bool) error {
-	c, err := lkclient.Join(ctx, node.WSURL, testkit.Token(t, room, identity, nil), lkclient.Options{NoAutoSubscribe: true})
+	c, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, room, identity, nil), lkclient.Options{NoAutoSubscribe: true})
 	if err != nil {
 		return fmt.Errorf("join: %w", err)
 	}
@@ -109,7 +110,7 @@ func session(ctx context.Context, t *testing.T, node *testkit.Node, room, identi
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		if _, err := tr.PublishSynthetic(ctx, lkclient.SyntheticOptions{FPS: 50, Frames: 10}); err != nil {
+		if _, err := synth.Publish(ctx, tr, synth.Options{FPS: 50, Frames: 10}); err != nil {
 			return fmt.Errorf("send audio: %w", err)
 		}
 		if err := c.WaitFor(ctx, func() bool {

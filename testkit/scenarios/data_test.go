@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // 200 reliable messages from Alice reach Bob in order, stamped with Alice's identity and SID.
@@ -50,7 +50,7 @@ func TestDataDestinationsAndPermission(t *testing.T) {
 	bob := join(ctx, t, node, "data", "bob", lkclient.Options{})
 	carol := join(ctx, t, node, "data", "carol", lkclient.Options{})
 	muteTok := testkit.Token(t, "data", "mallory", &auth.VideoGrant{CanPublishData: auth.BoolPtr(false)})
-	mallory, err := lkclient.Join(ctx, node.WSURL, muteTok, lkclient.Options{})
+	mallory, err := testkit.Join(ctx, node.WSURL, muteTok, lkclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
 func TestMain(m *testing.M) {
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 // join connects identity to room on node and closes the client when the test ends.
 func join(ctx context.Context, t testing.TB, node *testkit.Node, room, identity string, opts lkclient.Options) *lkclient.Client {
 	t.Helper()
-	c, err := lkclient.Join(ctx, node.WSURL, testkit.Token(t, room, identity, nil), opts)
+	c, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, room, identity, nil), opts)
 	if err != nil {
 		t.Fatalf("%s joins %s: %v", identity, room, err)
 	}
@@ -51,12 +52,12 @@ func collect(rt *lkclient.RemoteTrack) *collector {
 		asm := lkmedia.NewVP8Assembler()
 		for p := range rt.Packets() {
 			if rt.Kind == webrtc.RTPCodecTypeAudio {
-				n, err := lkmedia.ParseSyntheticOpus(p.Payload)
+				n, err := synth.ParseSyntheticOpus(p.Payload)
 				c.record(n, err)
 				continue
 			}
 			for _, f := range asm.Push(p) {
-				n, _, err := lkmedia.ParseSyntheticVP8(f.Data)
+				n, _, err := synth.ParseSyntheticVP8(f.Data)
 				c.record(n, err)
 			}
 		}
@@ -113,13 +114,13 @@ func publish(ctx context.Context, t testing.TB, c *lkclient.Client, kind webrtc.
 	if err != nil {
 		t.Fatalf("%s publishes %s: %v", c.Identity(), kind, err)
 	}
-	opts := lkclient.SyntheticOptions{FPS: 30, Frames: frames}
+	opts := synth.Options{FPS: 30, Frames: frames}
 	if kind == webrtc.RTPCodecTypeVideo {
 		opts.FrameSize = 3000 // three packets a frame, so frames test reassembly
 	}
 	sent := make(chan uint64, 1)
 	go func() {
-		n, _ := tr.PublishSynthetic(ctx, opts)
+		n, _ := synth.Publish(ctx, tr, opts)
 		sent <- n
 	}()
 	return tr, sent

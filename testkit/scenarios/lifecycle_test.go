@@ -9,7 +9,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // promptly is how long a change may take to reach the other participants: it must travel as a

@@ -12,7 +12,7 @@ import (
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Configured limits are enforced with clear errors, and hitting one harms nobody already in:
@@ -38,13 +38,13 @@ func TestConfiguredLimitsAreEnforced(t *testing.T) {
 			t.Fatalf("%s = %v, want %d %q", what, err, status, body)
 		}
 	}
-	_, err := lkclient.Join(ctx, node.WSURL, testkit.Token(t, "three", "dave", nil), lkclient.Options{})
+	_, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, "three", "dave", nil), lkclient.Options{})
 	refused("join to a third room", err, http.StatusServiceUnavailable, "node has reached its room limit")
 	_, err = node.RoomService(testkit.AdminToken(t, "three")).CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "three"})
 	if twirpCode(err) != "resource_exhausted" {
 		t.Fatalf("CreateRoom beyond max rooms = %v, want resource_exhausted", err)
 	}
-	_, err = lkclient.Join(ctx, node.WSURL, testkit.Token(t, "one", "erin", nil), lkclient.Options{})
+	_, err = testkit.Join(ctx, node.WSURL, testkit.Token(t, "one", "erin", nil), lkclient.Options{})
 	refused("third participant in a room of two", err, http.StatusServiceUnavailable, "room is full")
 
 	// Two tracks are fine, the third is refused, the first two keep flowing.

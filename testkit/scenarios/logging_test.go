@@ -14,7 +14,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // syncBuffer is a bytes.Buffer safe for the node's concurrent loggers.

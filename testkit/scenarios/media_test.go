@@ -9,7 +9,7 @@ import (
 	"github.com/pion/webrtc/v3"
 
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Alice publishes VP8 and Opus; Bob auto-subscribes and receives at least 99% of the frames,

@@ -16,8 +16,8 @@ import (
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
 	"github.com/actor-sfu/livekit-server/transport"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 func httpGet(ctx context.Context, t *testing.T, u string) string {

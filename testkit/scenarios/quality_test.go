@@ -11,8 +11,8 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // qualityOf finds the entry about participant sid in a connection_quality update.
@@ -75,7 +75,7 @@ func TestConnectionQuality(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, _ = mic.PublishSynthetic(pubCtx, lkclient.SyntheticOptions{})
+		_, _ = synth.Publish(pubCtx, mic, synth.Options{})
 	}()
 
 	lossy, err := carol.PublishTrack(ctx, lkclient.TrackOptions{Kind: webrtc.RTPCodecTypeAudio, RawRTP: true})
@@ -119,8 +119,8 @@ func TestConnectionQuality(t *testing.T) {
 // publishWithGaps sends synthetic Opus packets every 20 ms on a raw-RTP track, leaving out every
 // n-th sequence number, until ctx ends.
 func publishWithGaps(ctx context.Context, tr *lkclient.LocalTrack, n uint16) {
-	gen := lkmedia.NewOpusGenerator(80)
-	tick := time.NewTicker(lkmedia.OpusFrameDuration)
+	gen := synth.NewOpusGenerator(80)
+	tick := time.NewTicker(synth.OpusFrameDuration)
 	defer tick.Stop()
 	var seq uint16
 	var ts uint32

@@ -18,7 +18,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // lockedBuffer collects a process's output while the test reads it.
@@ -112,7 +112,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 
 	var clients []*lkclient.Client
 	for _, id := range []string{"alice", "bob", "carol"} {
-		c, err := lkclient.Join(ctx, "ws://"+fmt.Sprint("127.0.0.1:", port), testkit.Token(t, "shut", id, nil), lkclient.Options{})
+		c, err := testkit.Join(ctx, "ws://"+fmt.Sprint("127.0.0.1:", port), testkit.Token(t, "shut", id, nil), lkclient.Options{})
 		if err != nil {
 			t.Fatalf("%s joins: %v\n%s", id, err, logs.String())
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Both keep-alive forms answer: the legacy int64 ping gets a pong with the server's time in ms, and

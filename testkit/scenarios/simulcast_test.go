@@ -8,7 +8,8 @@ import (
 	"github.com/pion/webrtc/v3"
 
 	"github.com/actor-sfu/livekit-server/testkit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // A simulcast publisher (three layers q/h/f on one transceiver) is accepted, and a subscriber
@@ -29,7 +30,7 @@ func TestSimulcastPublisherForwardsOneLayer(t *testing.T) {
 	}
 	sent := make(chan uint64, 1)
 	go func() {
-		n, _ := cam.PublishSynthetic(ctx, lkclient.SyntheticOptions{FPS: 30, Frames: 120})
+		n, _ := synth.Publish(ctx, cam, synth.Options{FPS: 30, Frames: 120})
 		sent <- n
 	}()
 	rt, err := bob.WaitSubscribed(ctx, cam.SID())

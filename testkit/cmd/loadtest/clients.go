@@ -10,9 +10,11 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 
+	"github.com/actor-sfu/livekit-server/testkit"
 	"github.com/actor-sfu/livekit-server/testkit/bench"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // load is one scenario's clients: publishers' send logs and subscribers' probes.
@@ -77,7 +79,7 @@ func (l *load) join(ctx context.Context, room, identity string) (*lkclient.Clien
 		Handlers:       lkclient.Handlers{OnRTP: onRTP},
 	}
 	start := time.Now()
-	c, err := lkclient.Join(ctx, l.tgt.url, tok, opts)
+	c, err := lkclient.Join(ctx, l.tgt.url, tok, testkit.Loopback(opts))
 	if err != nil && ctx.Err() == nil {
 		// One retry, reported in the row's note: a join that fails under load says something
 		// about the server, but it should not void the measurement of everyone else.
@@ -85,7 +87,7 @@ func (l *load) join(ctx context.Context, room, identity string) (*lkclient.Clien
 		l.retried = append(l.retried, fmt.Sprintf("%s: %v", identity, err))
 		l.mu.Unlock()
 		start = time.Now()
-		c, err = lkclient.Join(ctx, l.tgt.url, tok, opts)
+		c, err = lkclient.Join(ctx, l.tgt.url, tok, testkit.Loopback(opts))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s joins %s: %w", identity, room, err)
@@ -108,7 +110,7 @@ func (l *load) publish(ctx, pubCtx context.Context, c *lkclient.Client) ([]strin
 			return nil, fmt.Errorf("%s publishes %s: %w", c.Identity(), kind, err)
 		}
 		capacity := l.opts.logSeconds() * 50 // audio: 50 packets/s
-		so := lkclient.SyntheticOptions{}
+		so := synth.Options{}
 		if kind == webrtc.RTPCodecTypeVideo {
 			capacity = l.opts.logSeconds() * l.opts.fps
 			so.FPS, so.FrameSize = l.opts.fps, l.opts.frameSize
@@ -120,7 +122,7 @@ func (l *load) publish(ctx, pubCtx context.Context, c *lkclient.Client) ([]strin
 		l.tracks = append(l.tracks, tr)
 		l.mu.Unlock()
 		sids = append(sids, tr.SID())
-		go func() { _, _ = tr.PublishSynthetic(pubCtx, so) }()
+		go func() { _, _ = synth.Publish(pubCtx, tr, so) }()
 	}
 	return sids, nil
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/testkit/bench"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // vp8PayloadPerPacket is what pion's VP8 payloader fits in a packet: MTU 1200 − RTP header 12 −

@@ -231,7 +231,7 @@ func (c *Client) UnpublishTrack(t *LocalTrack) error {
 }
 
 // SetTrackMuted sends mute{sid, muted} for one of our tracks and records the
-// state locally (PublishSynthetic pauses while muted).
+// state locally (PublishFrames pauses while muted).
 func (c *Client) SetTrackMuted(sid string, muted bool) error {
 	if lt := c.localTrackBySID(sid); lt != nil {
 		lt.muted.Store(muted)

@@ -1,4 +1,4 @@
-package lkclient
+package lkclient_test
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package lkclient
+package lkclient_test
 
 import (
 	"context"
@@ -14,7 +14,9 @@ import (
 	"github.com/pion/webrtc/v3/pkg/media"
 
 	livekit "github.com/actor-sfu/livekit-server/proto/livekit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
 // fakeSFU is a minimal v0 /rtc server for testing the client without the
@@ -55,7 +57,7 @@ type fakeSession struct {
 
 func newFakeSFU(t *testing.T) *fakeSFU {
 	t.Helper()
-	api, err := newAPI(Options{})
+	api, err := lkclient.NewLoopbackAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func (s *fakeSession) start() error {
 	if s.pub, err = s.sfu.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return err
 	}
-	for _, label := range []string{ReliableLabel, LossyLabel} {
+	for _, label := range []string{lkclient.ReliableLabel, lkclient.LossyLabel} {
 		dc, err := s.sub.CreateDataChannel(label, nil)
 		if err != nil {
 			return err
@@ -174,7 +176,7 @@ func (s *fakeSession) start() error {
 	})
 	s.pub.OnDataChannel(func(dc *webrtc.DataChannel) {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
-			d, err := DecodeDataPacket(m.Data)
+			d, err := lkclient.DecodeDataPacket(m.Data)
 			if err != nil {
 				return
 			}
@@ -207,7 +209,7 @@ func (s *fakeSession) start() error {
 // publishBob writes synthetic VP8 as "bob" until the session ends.
 func (s *fakeSession) publishBob() {
 	defer s.wg.Done()
-	g := lkmedia.NewVP8Generator(320, 240, 3000, 10)
+	g := synth.NewVP8Generator(320, 240, 3000, 10)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {

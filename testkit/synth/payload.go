@@ -1,4 +1,4 @@
-package lkmedia
+package synth
 
 import (
 	"encoding/binary"
@@ -14,7 +14,7 @@ const syntheticHeaderLen = 4 + 8
 
 // ErrNotSynthetic is returned when a payload was not made by this package's
 // generators (or was altered on the way).
-var ErrNotSynthetic = errors.New("lkmedia: not a synthetic payload")
+var ErrNotSynthetic = errors.New("synth: not a synthetic payload")
 
 // fillByte is the deterministic filler at offset i of the body of frame n.
 // It depends on both, so a frame delivered under the wrong counter, truncated

@@ -2,6 +2,7 @@ package lkclient
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/pion/ice/v2"
@@ -12,8 +13,8 @@ import (
 
 // newAPI builds the pion API shared by a client's two PeerConnections:
 // default codecs and interceptors, simulcast header extensions (mid, rid,
-// repaired-rid) and loopback-only ICE without mDNS. pion copies the media
-// engine and builds interceptors per PeerConnection, so sharing is safe.
+// repaired-rid) and the production ICE settings (see Options.ConfigureSettingEngine).
+// pion copies the media engine and builds interceptors per PeerConnection, so sharing is safe.
 func newAPI(opts Options) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -32,10 +33,7 @@ func newAPI(opts Options) (*webrtc.API, error) {
 		return nil, fmt.Errorf("audio level extension: %w", err)
 	}
 	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if opts.ConfigureSettingEngine != nil {
 		opts.ConfigureSettingEngine(&se)
 	}
@@ -66,4 +64,20 @@ func codecCapability(mime string) (webrtc.RTPCodecCapability, error) {
 		}, nil
 	}
 	return webrtc.RTPCodecCapability{}, fmt.Errorf("%q: %w", mime, ErrUnsupportedCodec)
+}
+
+// LoopbackICE restricts ICE to the loopback interface, for a server on
+// 127.0.0.1: loopback host candidates only, UDP over IPv4, no mDNS. Pass it as
+// Options.ConfigureSettingEngine; on any other network it finds no path.
+func LoopbackICE(se *webrtc.SettingEngine) {
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(isLoopbackInterface)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+}
+
+// isLoopbackInterface reports whether the named interface is a loopback one ("lo", "lo0").
+func isLoopbackInterface(name string) bool {
+	ifc, err := net.InterfaceByName(name)
+	return err == nil && ifc.Flags&net.FlagLoopback != 0
 }

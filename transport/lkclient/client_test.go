@@ -1,4 +1,4 @@
-package lkclient
+package lkclient_test
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"go.uber.org/goleak"
 
 	livekit "github.com/actor-sfu/livekit-server/proto/livekit"
-	"github.com/actor-sfu/livekit-server/testkit/lkclient/lkmedia"
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -21,12 +23,18 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// join is lkclient.Join with ICE on loopback, where the fake SFU listens.
+func join(ctx context.Context, url, token string, opts lkclient.Options) (*lkclient.Client, error) {
+	opts.ConfigureSettingEngine = lkclient.LoopbackICE
+	return lkclient.Join(ctx, url, token, opts)
+}
+
 func TestJoinRefused(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	sfu := newFakeSFU(t)
 	defer sfu.close()
-	_, err := Join(testCtx(t), sfu.url(), "bad", Options{})
-	var he *HTTPError
+	_, err := join(testCtx(t), sfu.url(), "bad", lkclient.Options{})
+	var he *lkclient.HTTPError
 	if !errors.As(err, &he) || he.StatusCode != 401 || he.Body != "invalid authorization token" {
 		t.Fatalf("err %v", err)
 	}
@@ -39,10 +47,10 @@ func TestJoinRefused(t *testing.T) {
 func TestFakeSFUSession(t *testing.T) {
 	for _, v := range []struct {
 		name string
-		opts Options
+		opts lkclient.Options
 	}{
-		{"protobuf query token", Options{}},
-		{"json bearer", Options{JSON: true, BearerHeader: true, Ping: true}},
+		{"protobuf query token", lkclient.Options{}},
+		{"json bearer", lkclient.Options{JSON: true, BearerHeader: true, Ping: true}},
 	} {
 		t.Run(v.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
@@ -52,13 +60,13 @@ func TestFakeSFUSession(t *testing.T) {
 			var mu sync.Mutex
 			var events []string
 			record := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
-			v.opts.Handlers = Handlers{
+			v.opts.Handlers = lkclient.Handlers{
 				OnParticipantConnected: func(p *livekit.ParticipantInfo) { record("connected:" + p.GetIdentity()) },
 				OnTrackPublished:       func(p *livekit.ParticipantInfo, tr *livekit.TrackInfo) { record("published:" + tr.GetSid()) },
-				OnTrackSubscribed:      func(rt *RemoteTrack) { record("subscribed:" + rt.TrackSID) },
+				OnTrackSubscribed:      func(rt *lkclient.RemoteTrack) { record("subscribed:" + rt.TrackSID) },
 				OnDisconnected:         func(error) { record("disconnected") },
 			}
-			c, err := Join(ctx, sfu.url(), "good", v.opts)
+			c, err := join(ctx, sfu.url(), "good", v.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +92,7 @@ func TestFakeSFUSession(t *testing.T) {
 				select {
 				case p := <-rt.Packets():
 					for _, f := range asm.Push(p) {
-						n, _, err := lkmedia.ParseSyntheticVP8(f.Data)
+						n, _, err := synth.ParseSyntheticVP8(f.Data)
 						if err != nil || int(n) <= last {
 							t.Fatalf("frame %d after %d: %v", n, last, err)
 						}
@@ -96,7 +104,7 @@ func TestFakeSFUSession(t *testing.T) {
 			}
 
 			// Publish synthetic video; the SFU reassembles what it got.
-			lt, err := c.PublishTrack(ctx, TrackOptions{Kind: webrtc.RTPCodecTypeVideo, Name: "cam", Width: 320, Height: 240})
+			lt, err := c.PublishTrack(ctx, lkclient.TrackOptions{Kind: webrtc.RTPCodecTypeVideo, Name: "cam", Width: 320, Height: 240})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +116,7 @@ func TestFakeSFUSession(t *testing.T) {
 			pubCtx, stopPub := context.WithCancel(ctx)
 			pubDone := make(chan error, 1)
 			go func() {
-				_, err := lt.PublishSynthetic(pubCtx, SyntheticOptions{FPS: 30, FrameSize: 2500, OnFrame: func(_ string, n uint64, f []byte) {
+				_, err := synth.Publish(pubCtx, lt, synth.Options{FPS: 30, FrameSize: 2500, OnFrame: func(_ string, n uint64, f []byte) {
 					sentMu.Lock()
 					sent[n] = f
 					sentMu.Unlock()
@@ -122,7 +130,7 @@ func TestFakeSFUSession(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, f := range sess.publishedFrames() {
-				n, _, err := lkmedia.ParseSyntheticVP8(f.Data)
+				n, _, err := synth.ParseSyntheticVP8(f.Data)
 				sentMu.Lock()
 				want := sent[n]
 				sentMu.Unlock()
@@ -132,20 +140,20 @@ func TestFakeSFUSession(t *testing.T) {
 			}
 
 			// Data round trip: the SFU echoes, stamped with the sender.
-			if err := c.PublishData(ctx, []byte("hello"), DataOptions{Reliable: true, Topic: "t"}); err != nil {
+			if err := c.PublishData(ctx, []byte("hello"), lkclient.DataOptions{Reliable: true, Topic: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			d, err := c.WaitData(ctx, func(d *ReceivedData) bool { return string(d.Payload) == "hello" })
+			d, err := c.WaitData(ctx, func(d *lkclient.ReceivedData) bool { return string(d.Payload) == "hello" })
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d.Identity != "alice" || d.Topic != "t" || !d.Reliable() || !d.Subscriber || d.Packet.GetSequence() != 1 {
 				t.Fatalf("data %+v seq %d", d, d.Packet.GetSequence())
 			}
-			if err := c.PublishData(ctx, []byte("lossy"), DataOptions{}); err != nil {
+			if err := c.PublishData(ctx, []byte("lossy"), lkclient.DataOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if d, err = c.WaitData(ctx, func(d *ReceivedData) bool { return string(d.Payload) == "lossy" }); err != nil || d.Reliable() {
+			if d, err = c.WaitData(ctx, func(d *lkclient.ReceivedData) bool { return string(d.Payload) == "lossy" }); err != nil || d.Reliable() {
 				t.Fatalf("lossy %+v %v", d, err)
 			}
 
@@ -158,7 +166,7 @@ func TestFakeSFUSession(t *testing.T) {
 			if err := c.Leave(); err != nil {
 				t.Fatal(err)
 			}
-			if !errors.Is(c.Err(), ErrClosed) {
+			if !errors.Is(c.Err(), lkclient.ErrClosed) {
 				t.Fatalf("err %v", c.Err())
 			}
 			eventually(ctx, t, "leave at sfu", func() bool {
@@ -199,7 +207,7 @@ func TestServerLeaveEndsSession(t *testing.T) {
 	sfu := newFakeSFU(t)
 	defer sfu.close()
 	left := make(chan *livekit.LeaveRequest, 1)
-	c, err := Join(ctx, sfu.url(), "good", Options{Handlers: Handlers{OnLeave: func(l *livekit.LeaveRequest) { left <- l }}})
+	c, err := join(ctx, sfu.url(), "good", lkclient.Options{Handlers: lkclient.Handlers{OnLeave: func(l *livekit.LeaveRequest) { left <- l }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +219,7 @@ func TestServerLeaveEndsSession(t *testing.T) {
 	if err != nil || l.GetReason() != livekit.DisconnectReason_PARTICIPANT_REMOVED {
 		t.Fatalf("leave %v %v", l, err)
 	}
-	var le *LeaveError
+	var le *lkclient.LeaveError
 	if !errors.As(c.Err(), &le) {
 		t.Fatalf("err %v", c.Err())
 	}
@@ -228,7 +236,7 @@ func TestParticipantUpdatesAndServerMute(t *testing.T) {
 	sfu := newFakeSFU(t)
 	defer sfu.close()
 	muted := make(chan bool, 1)
-	c, err := Join(ctx, sfu.url(), "good", Options{Handlers: Handlers{OnLocalTrackMuted: func(_ *LocalTrack, m bool) { muted <- m }}})
+	c, err := join(ctx, sfu.url(), "good", lkclient.Options{Handlers: lkclient.Handlers{OnLocalTrackMuted: func(_ *lkclient.LocalTrack, m bool) { muted <- m }}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +259,7 @@ func TestParticipantUpdatesAndServerMute(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lt, err := c.PublishTrack(ctx, TrackOptions{Codec: webrtc.MimeTypeOpus})
+	lt, err := c.PublishTrack(ctx, lkclient.TrackOptions{Codec: webrtc.MimeTypeOpus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,12 +279,12 @@ func TestPublishSimulcast(t *testing.T) {
 	ctx := testCtx(t)
 	sfu := newFakeSFU(t)
 	defer sfu.close()
-	c, err := Join(ctx, sfu.url(), "good", Options{})
+	c, err := join(ctx, sfu.url(), "good", lkclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	lt, err := c.PublishTrack(ctx, TrackOptions{Codec: webrtc.MimeTypeVP8, Simulcast: true, Width: 640, Height: 480})
+	lt, err := c.PublishTrack(ctx, lkclient.TrackOptions{Codec: webrtc.MimeTypeVP8, Simulcast: true, Width: 640, Height: 480})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +293,7 @@ func TestPublishSimulcast(t *testing.T) {
 	}
 	pubCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); _, _ = lt.PublishSynthetic(pubCtx, SyntheticOptions{FPS: 30}) }()
+	go func() { defer close(done); _, _ = synth.Publish(pubCtx, lt, synth.Options{FPS: 30}) }()
 	sess := sfu.session(t)
 	eventually(ctx, t, "three layers", func() bool {
 		r := sess.ridCounts()
@@ -294,7 +302,7 @@ func TestPublishSimulcast(t *testing.T) {
 	stop()
 	<-done
 	for _, f := range sess.publishedFrames() {
-		if _, h, err := lkmedia.ParseSyntheticVP8(f.Data); err != nil || (h.Keyframe && h.Width != 640) {
+		if _, h, err := synth.ParseSyntheticVP8(f.Data); err != nil || (h.Keyframe && h.Width != 640) {
 			t.Fatalf("top layer frame: %+v %v", h, err)
 		}
 	}

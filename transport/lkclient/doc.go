@@ -1,5 +1,6 @@
-// Package lkclient is a LiveKit-protocol client built on pion/webrtc v3, used
-// by the integration tests, the benchmarks and the livekit-cli binary.
+// Package lkclient is the client half of the LiveKit wire protocol, built on
+// pion/webrtc v3: the livekit-cli binary, the integration tests and the load
+// generator all join rooms through it.
 //
 // It speaks v0 /rtc the way server-sdk-go does: one WebSocket carrying
 // protobuf (or, optionally, protojson) SignalRequest/SignalResponse frames, a
@@ -13,10 +14,10 @@
 // with WaitFor and the typed Wait helpers; the same events are also
 // delivered to optional Handlers, in order, on one event goroutine.
 //
-// Media helpers (synthetic VP8/Opus generators, a VP8 frame assembler, IVF
-// and Ogg loaders) live in the lkmedia sub-package; PublishSynthetic and
-// PublishFrames pace them onto a LocalTrack in real time.
+// File media (a VP8 frame assembler, IVF and Ogg readers) lives in the
+// lkmedia sub-package; PublishFrames paces such frames onto a LocalTrack in
+// real time.
 //
-// All ICE is loopback-only by default (UDP4 on "lo", mDNS off), following
-// the project's test rules.
+// ICE uses every non-loopback interface by default; Options.ConfigureSettingEngine
+// with LoopbackICE confines it to 127.0.0.1 for a local server.
 package lkclient

@@ -1,4 +1,4 @@
-package lkmedia
+package synth
 
 import (
 	"fmt"

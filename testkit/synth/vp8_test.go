@@ -1,9 +1,10 @@
-package lkmedia
+package synth
 
 import (
 	"errors"
 	"testing"
 
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 	"github.com/pion/rtp/codecs"
 )
 
@@ -48,14 +49,14 @@ func TestVP8GeneratorFrames(t *testing.T) {
 func TestVP8GeneratorForceKeyframe(t *testing.T) {
 	g := NewVP8Generator(320, 240, 200, 0)
 	g.Next()
-	if IsVP8Keyframe(g.Next()) {
+	if lkmedia.IsVP8Keyframe(g.Next()) {
 		t.Fatal("frame 1 is a keyframe")
 	}
 	g.ForceKeyframe()
-	if !IsVP8Keyframe(g.Next()) {
+	if !lkmedia.IsVP8Keyframe(g.Next()) {
 		t.Fatal("forced frame is not a keyframe")
 	}
-	if IsVP8Keyframe(g.Next()) {
+	if lkmedia.IsVP8Keyframe(g.Next()) {
 		t.Fatal("force lasted more than one frame")
 	}
 }
@@ -66,12 +67,12 @@ func TestParseSyntheticVP8DetectsCorruption(t *testing.T) {
 	if _, _, err := ParseSyntheticVP8(f); !errors.Is(err, ErrNotSynthetic) {
 		t.Fatalf("corrupted frame: err=%v", err)
 	}
-	if _, err := ParseVP8Header([]byte{0x10}); !errors.Is(err, ErrBadVP8) {
+	if _, err := lkmedia.ParseVP8Header([]byte{0x10}); !errors.Is(err, lkmedia.ErrBadVP8) {
 		t.Fatalf("short frame: err=%v", err)
 	}
 	bad := BuildVP8Frame(0, true, 1, 1, 100)
 	bad[3] = 0
-	if _, err := ParseVP8Header(bad); !errors.Is(err, ErrBadVP8) {
+	if _, err := lkmedia.ParseVP8Header(bad); !errors.Is(err, lkmedia.ErrBadVP8) {
 		t.Fatalf("bad start code: err=%v", err)
 	}
 }
@@ -113,8 +114,8 @@ func TestOpusGenerator(t *testing.T) {
 	g := NewOpusGenerator(60)
 	for i := 0; i < 3; i++ {
 		p := g.Next()
-		if len(p) != 60 || OpusPacketDuration(p) != OpusFrameDuration {
-			t.Fatalf("packet %d: len %d duration %v", i, len(p), OpusPacketDuration(p))
+		if len(p) != 60 || lkmedia.OpusPacketDuration(p) != OpusFrameDuration {
+			t.Fatalf("packet %d: len %d duration %v", i, len(p), lkmedia.OpusPacketDuration(p))
 		}
 		if n, err := ParseSyntheticOpus(p); err != nil || n != uint64(i) {
 			t.Fatalf("packet %d: counter %d err %v", i, n, err)
@@ -122,24 +123,5 @@ func TestOpusGenerator(t *testing.T) {
 	}
 	if _, err := ParseSyntheticOpus([]byte{0x78, 1, 2}); !errors.Is(err, ErrNotSynthetic) {
 		t.Fatalf("foreign packet: %v", err)
-	}
-}
-
-func TestOpusPacketDuration(t *testing.T) {
-	tests := []struct {
-		p    []byte
-		want string
-	}{
-		{[]byte{0xf8}, "20ms"},        // CELT FB 20 ms, one frame
-		{[]byte{0x78}, "20ms"},        // config 15: hybrid FB 20 ms
-		{[]byte{0x08 | 1}, "40ms"},    // config 1 (SILK NB 20 ms), two frames
-		{[]byte{0x03 << 3}, "60ms"},   // config 3 SILK NB 60 ms
-		{[]byte{0xf8 | 3, 3}, "60ms"}, // code 3 with 3 frames
-		{nil, "0s"},
-	}
-	for _, tt := range tests {
-		if got := OpusPacketDuration(tt.p).String(); got != tt.want {
-			t.Errorf("% x: %s, want %s", tt.p, got, tt.want)
-		}
 	}
 }

@@ -1,10 +1,12 @@
-package lkmedia
+package lkmedia_test
 
 import (
 	"bytes"
 	"math/rand"
 	"testing"
 
+	"github.com/actor-sfu/livekit-server/testkit/synth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 )
@@ -21,13 +23,13 @@ func packetize(t *testing.T, frames [][]byte, mtu uint16) []*rtp.Packet {
 }
 
 func TestVP8AssemblerInOrderWithSeqWrap(t *testing.T) {
-	g := NewVP8Generator(320, 240, 2500, 5)
+	g := synth.NewVP8Generator(320, 240, 2500, 5)
 	var frames [][]byte
 	for i := 0; i < 10; i++ {
 		frames = append(frames, g.Next())
 	}
-	a := NewVP8Assembler()
-	var got []Frame
+	a := lkmedia.NewVP8Assembler()
+	var got []lkmedia.Frame
 	for _, p := range packetize(t, frames, 1000) {
 		got = append(got, a.Push(p)...)
 	}
@@ -45,7 +47,7 @@ func TestVP8AssemblerInOrderWithSeqWrap(t *testing.T) {
 }
 
 func TestVP8AssemblerReorderDuplicateLoss(t *testing.T) {
-	g := NewVP8Generator(320, 240, 2500, 0)
+	g := synth.NewVP8Generator(320, 240, 2500, 0)
 	var frames [][]byte
 	for i := 0; i < 6; i++ {
 		frames = append(frames, g.Next())
@@ -61,8 +63,8 @@ func TestVP8AssemblerReorderDuplicateLoss(t *testing.T) {
 		}
 		in = append(in, pkts[i+2], pkts[i+1], pkts[i+1], pkts[i], pkts[i+1])
 	}
-	a := NewVP8Assembler()
-	var got []Frame
+	a := lkmedia.NewVP8Assembler()
+	var got []lkmedia.Frame
 	for _, p := range in {
 		got = append(got, a.Push(p)...)
 	}
@@ -70,7 +72,7 @@ func TestVP8AssemblerReorderDuplicateLoss(t *testing.T) {
 		t.Fatalf("%d frames, want 5 (stats %+v)", len(got), a.Stats())
 	}
 	for _, f := range got {
-		n, _, err := ParseSyntheticVP8(f.Data)
+		n, _, err := synth.ParseSyntheticVP8(f.Data)
 		if err != nil || n == 2 {
 			t.Fatalf("frame %d: %v", n, err)
 		}
@@ -86,7 +88,7 @@ func TestVP8AssemblerReorderDuplicateLoss(t *testing.T) {
 }
 
 func TestVP8AssemblerShuffledWindow(t *testing.T) {
-	g := NewVP8Generator(320, 240, 5000, 10)
+	g := synth.NewVP8Generator(320, 240, 5000, 10)
 	var frames [][]byte
 	for i := 0; i < 30; i++ {
 		frames = append(frames, g.Next())
@@ -98,15 +100,15 @@ func TestVP8AssemblerShuffledWindow(t *testing.T) {
 		w := pkts[i : i+4]
 		r.Shuffle(len(w), func(x, y int) { w[x], w[y] = w[y], w[x] })
 	}
-	a := NewVP8Assembler()
-	var got []Frame
+	a := lkmedia.NewVP8Assembler()
+	var got []lkmedia.Frame
 	for _, p := range pkts {
 		got = append(got, a.Push(p)...)
 	}
 	// Frames come out in order; a frame completing after its successor is lost.
 	last := -1
 	for _, f := range got {
-		n, _, err := ParseSyntheticVP8(f.Data)
+		n, _, err := synth.ParseSyntheticVP8(f.Data)
 		if err != nil || int(n) <= last {
 			t.Fatalf("frame %d after %d: %v", n, last, err)
 		}
@@ -118,7 +120,7 @@ func TestVP8AssemblerShuffledWindow(t *testing.T) {
 }
 
 func TestVP8AssemblerRejectsGarbage(t *testing.T) {
-	a := NewVP8Assembler()
+	a := lkmedia.NewVP8Assembler()
 	if out := a.Push(&rtp.Packet{Payload: nil}); out != nil || a.Stats().Invalid != 1 {
 		t.Fatalf("%v %+v", out, a.Stats())
 	}

@@ -96,6 +96,17 @@ func (t *LocalTrack) Options() TrackOptions { return t.opts }
 // RIDs lists the simulcast layers ("q", "h", "f"), or [""] for a single layer.
 func (t *LocalTrack) RIDs() []string { return append([]string(nil), t.rids...) }
 
+// LayerScale is how many times smaller than the top layer each dimension of
+// simulcast layer rid is: 4 for "q", 2 for "h", 1 for "f" and for a single layer.
+func (t *LocalTrack) LayerScale(rid string) uint32 {
+	for _, l := range simulcastLayers {
+		if l.rid == rid {
+			return l.divisor
+		}
+	}
+	return 1
+}
+
 // Sender is the pion RTPSender carrying the track.
 func (t *LocalTrack) Sender() *webrtc.RTPSender { return t.sender }
 

@@ -27,7 +27,7 @@ const (
 )
 
 // Options configure Join. The zero value is usable: auto-subscribe on,
-// binary protobuf frames, token in the query, loopback-only ICE.
+// binary protobuf frames, token in the query, ICE on every interface.
 type Options struct {
 	// NoAutoSubscribe sends auto_subscribe=0 (the default is 1, as in the SDKs).
 	NoAutoSubscribe bool
@@ -64,8 +64,11 @@ type Options struct {
 	History int
 	// Handlers are optional event callbacks.
 	Handlers Handlers
-	// ConfigureSettingEngine, when set, may adjust pion's SettingEngine after
-	// the loopback defaults are applied (e.g. to allow another interface).
+	// ConfigureSettingEngine, when set, adjusts pion's SettingEngine after the
+	// defaults are applied. The defaults suit a real network: host candidates on
+	// every interface except loopback, UDP over IPv4 and IPv6, and pion's
+	// query-only mDNS (it resolves a peer's .local candidates, never publishes
+	// its own). LoopbackICE confines ICE to 127.0.0.1 instead.
 	ConfigureSettingEngine func(*webrtc.SettingEngine)
 }
 

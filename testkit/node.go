@@ -18,6 +18,7 @@ import (
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
 // Test credentials every node started here accepts.
@@ -127,23 +128,12 @@ func AdminToken(t testing.TB, room string) string {
 
 // RoomService returns a Twirp Room API client (protobuf encoding) that sends token.
 func (n *Node) RoomService(token string) livekit.RoomService {
-	return livekit.NewRoomServiceProtobufClient(n.URL, &http.Client{Transport: bearer{token: token}, Timeout: 10 * time.Second})
+	return livekit.NewRoomServiceProtobufClient(n.URL, &http.Client{Transport: lkclient.BearerTransport{Token: token}, Timeout: 10 * time.Second})
 }
 
 // RoomServiceJSON is RoomService with JSON encoding, as the node SDK sends.
 func (n *Node) RoomServiceJSON(token string) livekit.RoomService {
-	return livekit.NewRoomServiceJSONClient(n.URL, &http.Client{Transport: bearer{token: token}, Timeout: 10 * time.Second})
-}
-
-// bearer adds an Authorization header to every request.
-type bearer struct{ token string }
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	if b.token != "" {
-		r.Header.Set("Authorization", "Bearer "+b.token)
-	}
-	return http.DefaultTransport.RoundTrip(r)
+	return livekit.NewRoomServiceJSONClient(n.URL, &http.Client{Transport: lkclient.BearerTransport{Token: token}, Timeout: 10 * time.Second})
 }
 
 // HasActor reports whether the node's actor tree lists path (e.g. /node/rooms/r1).

@@ -106,20 +106,8 @@ func (e *env) roomService(grant *auth.VideoGrant) (livekit.RoomService, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mint service token: %w", err)
 	}
-	hc := &http.Client{Transport: bearerTransport{token: tok, next: e.transport}, Timeout: apiTimeout}
+	hc := &http.Client{Transport: lkclient.BearerTransport{Token: tok, Next: e.transport}, Timeout: apiTimeout}
 	return livekit.NewRoomServiceProtobufClient(base, hc), nil
-}
-
-// bearerTransport adds "Authorization: Bearer <token>" to every request.
-type bearerTransport struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
 }
 
 // printJSON writes m as indented JSON with proto field names (creation_time, num_participants…).

@@ -6,6 +6,7 @@ package testkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,10 +49,9 @@ type Node struct {
 	srv *http.Server
 }
 
-// StartNode starts a node on free loopback ports and stops it when the test ends: every
+// Start starts a node on free loopback ports. The caller stops it with Stop: every
 // participant gets leave{SERVER_SHUTDOWN}, every actor and PeerConnection is closed.
-func StartNode(t testing.TB, opts Options) *Node {
-	t.Helper()
+func Start(opts Options) (*Node, error) {
 	level := opts.LogLevel
 	if level == 0 {
 		level = slog.LevelWarn
@@ -68,11 +68,14 @@ func StartNode(t testing.TB, opts Options) *Node {
 	cfg.Media.LoopbackOnly = true
 	node, err := actors.NewNode(cfg)
 	if err != nil {
-		t.Fatalf("starting node: %v", err)
+		return nil, fmt.Errorf("starting node: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("listening: %v", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = node.Close(ctx)
+		return nil, fmt.Errorf("listening: %w", err)
 	}
 	opts.Server.DisableAutoCreate = cfg.Room.DisableAutoCreate
 	handler := transport.NewServer(opts.Server, node, auth.KeyProvider{APIKey: APISecret}, log)
@@ -83,12 +86,23 @@ func StartNode(t testing.TB, opts Options) *Node {
 		}
 	}()
 	addr := ln.Addr().String()
-	n := &Node{Node: node, URL: "http://" + addr, WSURL: "ws://" + addr, srv: srv}
-	t.Cleanup(n.stop)
+	return &Node{Node: node, URL: "http://" + addr, WSURL: "ws://" + addr, srv: srv}, nil
+}
+
+// StartNode is Start for a test: it fails the test when the node cannot start and stops the
+// node when the test ends.
+func StartNode(t testing.TB, opts Options) *Node {
+	t.Helper()
+	n, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
 	return n
 }
 
-func (n *Node) stop() {
+// Stop closes the node (leave{SERVER_SHUTDOWN} to every participant) and its HTTP server.
+func (n *Node) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = n.Node.Close(ctx)

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/actor-sfu/livekit-server/testkit"
@@ -84,7 +83,7 @@ func startBinaryNode(ctx context.Context, bin, logPath string) (*target, error) 
 	return t, nil
 }
 
-// startSelfNode re-runs this executable with -serve-node: the node of testkit.StartNode in its
+// startSelfNode re-runs this executable with -serve-node: the node of testkit.Start in its
 // own process, which can write a CPU profile of the measurement window. fanoutThreshold is
 // media.Config.FanoutThreshold (0: default).
 func startSelfNode(ctx context.Context, profilePath string, fanoutThreshold int, logPath string) (*target, error) {
@@ -185,28 +184,16 @@ func waitHTTP(ctx context.Context, url string) error {
 	return fmt.Errorf("node at %s did not answer within 30s", url)
 }
 
-// nodeTB lets testkit.StartNode run outside a test: Fatalf exits, Cleanup runs at shutdown.
-type nodeTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (t *nodeTB) Helper() {}
-
-func (t *nodeTB) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "serve-node: "+format+"\n", args...)
-	os.Exit(1)
-}
-
-func (t *nodeTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
-
 // serveNode is the child side of startSelfNode: start the node, print READY <url>, profile
 // between SIGUSR1 and SIGUSR2, stop on SIGTERM.
 func serveNode(profilePath string, fanoutThreshold int) int {
-	tb := &nodeTB{}
 	opts := testkit.Options{LogLevel: slog.LevelWarn}
 	opts.Actors.Media.FanoutThreshold = fanoutThreshold
-	node := testkit.StartNode(tb, opts)
+	node, err := testkit.Start(opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve-node:", err)
+		return 1
+	}
 	fmt.Printf("READY %s\n", node.WSURL)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt, syscall.SIGUSR1, syscall.SIGUSR2)
@@ -248,8 +235,6 @@ loop:
 		}
 	}
 	stopProfile()
-	for i := len(tb.cleanups) - 1; i >= 0; i-- {
-		tb.cleanups[i]()
-	}
+	node.Stop()
 	return status
 }

@@ -69,20 +69,9 @@ func joinCommand(ctx context.Context, e *env, name string, args []string, canPub
 }
 
 func runJoin(ctx context.Context, e *env, o joinOptions) error {
-	var files []*mediaFile
-	if o.video != "" {
-		f, err := loadVideo(o.video)
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
-	}
-	if o.audio != "" {
-		f, err := loadAudio(o.audio)
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
+	files, err := loadMediaFiles(o)
+	if err != nil {
+		return err
 	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
@@ -94,36 +83,15 @@ func runJoin(ctx context.Context, e *env, o joinOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	room := o.room
-	if o.roomID != "" {
-		var err error
-		if room, err = resolveRoomID(ctx, e, o.roomID); err != nil {
-			return err
-		}
-	}
-	if o.identity == "" {
-		o.identity = randomIdentity()
-	}
-	token, err := joinToken(e, room, o.identity, time.Hour)
+	room, token, err := joinCredentials(ctx, e, &o)
 	if err != nil {
 		return err
 	}
 
 	con := newConsole(e.stderr, e.stderrTTY)
 	recs := newRecorderSet(o.out, con)
-	opts := lkclient.Options{
-		NoAutoSubscribe: o.noAutoSubscribe,
-		BearerHeader:    true,
-		Handlers:        lkclient.Handlers{OnTrackSubscribed: recs.add},
-	}
-	if o.verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(con, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if o.loopback {
-		opts.ConfigureSettingEngine = lkclient.LoopbackICE
-	}
 	start := time.Now()
-	c, err := lkclient.Join(ctx, e.url, token, opts)
+	c, err := lkclient.Join(ctx, e.url, token, clientOptions(o, con, recs))
 	if err != nil {
 		recs.close()
 		if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -135,23 +103,105 @@ func runJoin(ctx context.Context, e *env, o joinOptions) error {
 	con.printf("joined room %s (%s) as %s (%s)", jr.GetRoom().GetName(), jr.GetRoom().GetSid(), c.Identity(), c.SID())
 
 	pubCtx, stopPublishing := context.WithCancel(ctx)
-	var pubs []*publisher
-	var pubWG sync.WaitGroup
-	pubErr := make(chan error, len(files))
-	var runErr error
-	for _, f := range files {
-		p, err := publish(ctx, c, f, o.loop)
+	pubs := newPublishers(len(files))
+	runErr := pubs.start(ctx, pubCtx, c, con, files, o.loop)
+	if runErr == nil {
+		runErr = waitJoined(ctx, c, con, pubs.list, recs, pubs.errs, start)
+	}
+	stopPublishing()
+	pubs.wg.Wait()
+	recs.leaving()
+	if err := c.Leave(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("leave: %w", err)
+	}
+	tracks := recs.close()
+	con.finish()
+	printFinalStats(e, time.Since(start), pubs.list, tracks)
+	return runErr
+}
+
+// loadMediaFiles reads the --video and --audio files, if given.
+func loadMediaFiles(o joinOptions) ([]*mediaFile, error) {
+	var files []*mediaFile
+	if o.video != "" {
+		f, err := loadVideo(o.video)
 		if err != nil {
-			runErr = err
-			break
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	if o.audio != "" {
+		f, err := loadAudio(o.audio)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// joinCredentials resolves --room-id to a room name, picks a random identity when none was
+// given (stored back into o) and mints the join token.
+func joinCredentials(ctx context.Context, e *env, o *joinOptions) (room, token string, err error) {
+	room = o.room
+	if o.roomID != "" {
+		if room, err = resolveRoomID(ctx, e, o.roomID); err != nil {
+			return "", "", err
+		}
+	}
+	if o.identity == "" {
+		o.identity = randomIdentity()
+	}
+	token, err = joinToken(e, room, o.identity, time.Hour)
+	if err != nil {
+		return "", "", err
+	}
+	return room, token, nil
+}
+
+// clientOptions are the lkclient options for the flags: the token in the Authorization header,
+// every subscribed track handed to the recorders, ICE on loopback only with --loopback.
+func clientOptions(o joinOptions, con *console, recs *recorderSet) lkclient.Options {
+	opts := lkclient.Options{
+		NoAutoSubscribe: o.noAutoSubscribe,
+		BearerHeader:    true,
+		Handlers:        lkclient.Handlers{OnTrackSubscribed: recs.add},
+	}
+	if o.verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(con, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if o.loopback {
+		opts.ConfigureSettingEngine = lkclient.LoopbackICE
+	}
+	return opts
+}
+
+// publishers are the running file publishers of one join and the first error of each.
+type publishers struct {
+	list []*publisher
+	wg   sync.WaitGroup
+	errs chan error
+}
+
+func newPublishers(n int) *publishers {
+	return &publishers{errs: make(chan error, n)}
+}
+
+// start publishes every file and runs each publisher on its own goroutine until pubCtx ends
+// (ctx bounds the publish handshake). It stops at the first file that cannot be published.
+func (ps *publishers) start(ctx, pubCtx context.Context, c *lkclient.Client, con *console, files []*mediaFile, loop bool) error {
+	for _, f := range files {
+		p, err := publish(ctx, c, f, loop)
+		if err != nil {
+			return err
 		}
 		con.printf("publishing %s as %s (%s)", f.path, p.track.SID(), f.codec)
-		pubs = append(pubs, p)
-		pubWG.Add(1)
+		ps.list = append(ps.list, p)
+		ps.wg.Add(1)
 		go func() {
-			defer pubWG.Done()
+			defer ps.wg.Done()
 			if err := p.run(pubCtx); err != nil {
-				pubErr <- err
+				ps.errs <- err
 				return
 			}
 			if pubCtx.Err() == nil {
@@ -159,20 +209,7 @@ func runJoin(ctx context.Context, e *env, o joinOptions) error {
 			}
 		}()
 	}
-
-	if runErr == nil {
-		runErr = waitJoined(ctx, c, con, pubs, recs, pubErr, start)
-	}
-	stopPublishing()
-	pubWG.Wait()
-	recs.leaving()
-	if err := c.Leave(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("leave: %w", err)
-	}
-	tracks := recs.close()
-	con.finish()
-	printFinalStats(e, time.Since(start), pubs, tracks)
-	return runErr
+	return nil
 }
 
 // waitJoined prints progress every second until ctx ends (Ctrl-C, --duration), the node ends

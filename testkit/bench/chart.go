@@ -96,32 +96,7 @@ func panel(b *strings.Builder, left int, title string, xs []string, ss []series,
 	if !math.IsNaN(baseline) {
 		hi, lo = math.Max(hi, baseline), math.Min(lo, baseline)
 	}
-	var y func(v float64) float64
-	var ticks []float64
-	if logY && lo > 0 && !math.IsInf(lo, 0) {
-		d0, d1 := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
-		if d1 <= d0 {
-			d1 = d0 + 1
-		}
-		y = func(v float64) float64 { return float64(bottom) - (math.Log10(v)-d0)/(d1-d0)*float64(panelH) }
-		for d := d0; d <= d1; d++ {
-			for _, m := range []float64{1, 2, 5} {
-				if v := m * math.Pow(10, d); d < d1 || m == 1 {
-					ticks = append(ticks, v)
-				}
-			}
-		}
-	} else {
-		step := niceStep(hi / tickCount)
-		top2 := step * tickCount
-		if top2 < hi {
-			top2 = step * math.Ceil(hi/step)
-		}
-		y = func(v float64) float64 { return float64(bottom) - v/top2*float64(panelH) }
-		for v := 0.0; v <= top2+step/2; v += step {
-			ticks = append(ticks, v)
-		}
-	}
+	y, ticks := yScale(lo, hi, bottom, logY)
 	x := func(i int) float64 {
 		if len(xs) <= 1 {
 			return float64(left + panelW/2)
@@ -165,6 +140,37 @@ func panel(b *strings.Builder, left int, title string, xs []string, ss []series,
 		fmt.Fprintf(b, `<text x="%d" y="%d" font-size="%d">%s</text>`+"\n", legendX+16, legendY, tickFontSize, html.EscapeString(s.name))
 		legendX += 120
 	}
+}
+
+// yScale maps values to y pixels of a panel whose x axis is at bottom and returns the grid's
+// tick values: whole decades (1, 2, 5 × 10^k) from lo to hi with logY, otherwise about
+// tickCount nice steps from 0 up to hi.
+func yScale(lo, hi float64, bottom int, logY bool) (y func(v float64) float64, ticks []float64) {
+	if logY && lo > 0 && !math.IsInf(lo, 0) {
+		d0, d1 := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+		if d1 <= d0 {
+			d1 = d0 + 1
+		}
+		y = func(v float64) float64 { return float64(bottom) - (math.Log10(v)-d0)/(d1-d0)*float64(panelH) }
+		for d := d0; d <= d1; d++ {
+			for _, m := range []float64{1, 2, 5} {
+				if v := m * math.Pow(10, d); d < d1 || m == 1 {
+					ticks = append(ticks, v)
+				}
+			}
+		}
+		return y, ticks
+	}
+	step := niceStep(hi / tickCount)
+	top2 := step * tickCount
+	if top2 < hi {
+		top2 = step * math.Ceil(hi/step)
+	}
+	y = func(v float64) float64 { return float64(bottom) - v/top2*float64(panelH) }
+	for v := 0.0; v <= top2+step/2; v += step {
+		ticks = append(ticks, v)
+	}
+	return y, ticks
 }
 
 // niceStep rounds v up to 1, 2 or 5 × a power of ten.

@@ -92,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.apiKey, "api-key", "devkey", "API key for -url")
 	fs.StringVar(&o.apiSecret, "api-secret", "secret", "API secret for -url")
 	fs.IntVar(&o.pid, "pid", 0, "with -url: the server's pid, to report its CPU and RSS")
-	fs.StringVar(&o.node, "node", "binary", `"binary" (build and run -server-pkg) or "self" (testkit.StartNode in a child process)`)
+	fs.StringVar(&o.node, "node", "binary", `"binary" (build and run -server-pkg) or "self" (testkit.Start in a child process)`)
 	fs.StringVar(&o.serverPkg, "server-pkg", "./cmd/livekit-server", "package built for -node binary")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the node (self mode) during the window of N = -profile-n")
 	fs.IntVar(&o.profileN, "profile-n", 50, "which N -cpuprofile covers")
@@ -164,30 +164,11 @@ func (o options) runAll(stdout, stderr io.Writer) error {
 	rep := &bench.Report{Machine: machine()}
 	rep.Notes = append(rep.Notes, "load average at start: "+loadAvg())
 
-	var bin string
-	switch {
-	case o.url != "":
-		rep.Target = "server at " + o.url
-		if o.pid == 0 {
-			rep.Target += " (CPU/RSS unknown: no -pid)"
-		}
-	default:
-		rep.Target = "livekit-server (" + o.serverPkg + ") as a separate process, --dev, loopback"
-		if o.node == "self" {
-			rep.Target = "testkit.StartNode in a separate process, loopback"
-		}
-		if o.node != "self" {
-			dir, err := os.MkdirTemp("", "loadtest-")
-			if err != nil {
-				return fmt.Errorf("temp dir: %w", err)
-			}
-			defer os.RemoveAll(dir)
-			fmt.Fprintf(stderr, "building %s…\n", o.serverPkg)
-			if bin, err = buildServer(ctx, o.serverPkg, dir); err != nil {
-				return err
-			}
-		}
+	bin, cleanup, err := o.prepareTarget(ctx, rep, stderr)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 
 	fmt.Fprintln(stderr, "raw baseline…")
 	raw, err := bench.RawDelivery(o.rawPackets, 1200)
@@ -197,15 +178,7 @@ func (o options) runAll(stdout, stderr io.Writer) error {
 	rep.Raw = raw
 	fmt.Fprintf(stderr, "raw baseline: %.2f µs CPU per packet\n", raw.CPUPerMillion())
 
-	var scenarios []scenario
-	for _, n := range o.ns {
-		scenarios = append(scenarios, o.fanoutScenario(n))
-	}
-	if o.roomSize > 1 {
-		for _, r := range o.rooms {
-			scenarios = append(scenarios, o.roomsScenario(r))
-		}
-	}
+	scenarios := o.scenarios()
 	skipFanout := false
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
@@ -237,6 +210,49 @@ func (o options) runAll(stdout, stderr io.Writer) error {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("CPU profile of the node at N = %d: %s (go tool pprof -top %s)", o.profileN, o.cpuProfile, o.cpuProfile))
 	}
 	return o.write(rep, stdout)
+}
+
+// prepareTarget describes the target in rep and, when each row gets a fresh livekit-server
+// process, builds the binary into a temporary directory; cleanup removes it.
+func (o options) prepareTarget(ctx context.Context, rep *bench.Report, stderr io.Writer) (bin string, cleanup func(), err error) {
+	cleanup = func() {}
+	switch {
+	case o.url != "":
+		rep.Target = "server at " + o.url
+		if o.pid == 0 {
+			rep.Target += " (CPU/RSS unknown: no -pid)"
+		}
+	case o.node == "self":
+		rep.Target = "testkit.Start in a separate process, loopback"
+	default:
+		rep.Target = "livekit-server (" + o.serverPkg + ") as a separate process, --dev, loopback"
+		dir, err := os.MkdirTemp("", "loadtest-")
+		if err != nil {
+			return "", cleanup, fmt.Errorf("temp dir: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		fmt.Fprintf(stderr, "building %s…\n", o.serverPkg)
+		if bin, err = buildServer(ctx, o.serverPkg, dir); err != nil {
+			cleanup()
+			return "", func() {}, err
+		}
+	}
+	return bin, cleanup, nil
+}
+
+// scenarios lists the rows to run: one publisher to each N, then (with rooms of two or more)
+// each room count.
+func (o options) scenarios() []scenario {
+	var scenarios []scenario
+	for _, n := range o.ns {
+		scenarios = append(scenarios, o.fanoutScenario(n))
+	}
+	if o.roomSize > 1 {
+		for _, r := range o.rooms {
+			scenarios = append(scenarios, o.roomsScenario(r))
+		}
+	}
+	return scenarios
 }
 
 func (o options) write(rep *bench.Report, stdout io.Writer) error {

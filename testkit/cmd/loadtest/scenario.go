@@ -142,7 +142,24 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	res.JoinP50 = bench.Percentile(append([]int64(nil), l.joins...), 50)
 	time.Sleep(o.warmup)
 
-	// The measurement window.
+	t0, t1, fb, err := o.measure(tgt, l, profile, &res)
+	if err != nil {
+		return res, err
+	}
+	// Frames sent in the window get a grace period to arrive.
+	time.Sleep(o.grace)
+	probes := collectLatencies(l, t0, t1, &res)
+	res.Note = strings.Join(o.notes(sc, l, res, probes, fb), "; ")
+	return res, nil
+}
+
+// feedback is what the publishers received during the measurement window.
+type feedback struct{ plis, nacks uint64 }
+
+// measure runs the measurement window on a load that is set up: packets forwarded, CPU of the
+// box, of this process and (when known) of the node, the node's RSS, and the publishers'
+// feedback. It fills res and returns the window's bounds on the bench clock.
+func (o options) measure(tgt *target, l *load, profile string, res *bench.Result) (t0, t1 int64, fb feedback, err error) {
 	if profile != "" {
 		tgt.signal(syscall.SIGUSR1)
 	}
@@ -152,18 +169,18 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	var node0 bench.ProcSample
 	if res.HaveNode {
 		if node0, err = bench.ReadProc(tgt.pid); err != nil {
-			return res, err
+			return 0, 0, fb, err
 		}
 	}
-	t0 := bench.Now()
+	t0 = bench.Now()
 	time.Sleep(o.duration)
-	t1 := bench.Now()
+	t1 = bench.Now()
 	p1, sys1 := l.packets(), mustSystemCPU()
 	self1, _ := bench.ReadProc(os.Getpid())
 	if res.HaveNode {
 		node1, err := bench.ReadProc(tgt.pid)
 		if err != nil {
-			return res, err
+			return 0, 0, fb, err
 		}
 		res.NodeCPU, res.RSS = node1.CPU-node0.CPU, node1.RSS
 	}
@@ -178,9 +195,12 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	if res.HaveNode && p1 > p0 {
 		res.CPUPerMPkt = res.NodeCPU.Seconds() * 1e6 / float64(p1-p0)
 	}
+	return t0, t1, feedback{plis: plis1 - plis0, nacks: nacks1 - nacks0}, nil
+}
 
-	// Frames sent in the window get a grace period to arrive.
-	time.Sleep(o.grace)
+// collectLatencies sums every probe's window [t0, t1] into the video and audio latency and loss
+// figures of res, and returns how many probes (subscribed tracks) delivered packets.
+func collectLatencies(l *load, t0, t1 int64, res *bench.Result) int {
 	var video, audio bench.Window
 	l.mu.Lock()
 	probes := append([]*bench.Probe(nil), l.probes...)
@@ -199,10 +219,15 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	res.AudioP50, res.AudioP99 = bench.Percentile(audio.Latencies, 50), bench.Percentile(audio.Latencies, 99)
 	res.LossPct = lossPct(video)
 	res.AudioLossPct = lossPct(audio)
+	return len(probes)
+}
 
+// notes explains what may qualify a row's figures: missing tracks, retried joins, a saturated
+// box, keyframe requests and NACKs the publishers got, audio loss.
+func (o options) notes(sc scenario, l *load, res bench.Result, probes int, fb feedback) []string {
 	var notes []string
-	if want := sc.subscribers * 2; sc.kind == "1pub×N" && len(probes) < want {
-		notes = append(notes, fmt.Sprintf("only %d of %d subscribed tracks delivered packets", len(probes), want))
+	if want := sc.subscribers * 2; sc.kind == "1pub×N" && probes < want {
+		notes = append(notes, fmt.Sprintf("only %d of %d subscribed tracks delivered packets", probes, want))
 	}
 	l.mu.Lock()
 	retried := append([]string(nil), l.retried...)
@@ -213,17 +238,16 @@ func (o options) runScenario(ctx context.Context, sc scenario, bin string) (benc
 	if res.BoxBusy >= o.saturated {
 		notes = append(notes, fmt.Sprintf("box %.0f%% busy: node, load generator and other work share %d cores, so figures are bounded by the client side", 100*res.BoxBusy, numCPU()))
 	}
-	if d := plis1 - plis0; d > 0 {
-		notes = append(notes, fmt.Sprintf("publishers got %d PLI/FIR in the window", d))
+	if fb.plis > 0 {
+		notes = append(notes, fmt.Sprintf("publishers got %d PLI/FIR in the window", fb.plis))
 	}
-	if d := nacks1 - nacks0; d > 0 {
-		notes = append(notes, fmt.Sprintf("publishers got %d NACKs in the window", d))
+	if fb.nacks > 0 {
+		notes = append(notes, fmt.Sprintf("publishers got %d NACKs in the window", fb.nacks))
 	}
 	if res.AudioLossPct > 0 {
 		notes = append(notes, fmt.Sprintf("audio loss %.2f%%", res.AudioLossPct))
 	}
-	res.Note = strings.Join(notes, "; ")
-	return res, nil
+	return notes
 }
 
 func lossPct(w bench.Window) float64 {

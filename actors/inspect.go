@@ -1,5 +1,8 @@
 package actors
 
+// The debug view: per-actor stats (mailbox middleware plus figures each actor publishes), the
+// inspector that maps actor ids to them, and Node.Tree.
+
 import (
 	"sort"
 	"strings"

@@ -1,5 +1,8 @@
 package actors
 
+// What room and participant share about one session: the client's signalling queue with its
+// once-only leave, and the subscriber snapshot a track actor publishes.
+
 import (
 	"sync/atomic"
 

@@ -1,5 +1,8 @@
 package actors
 
+// Node.Stats: the typed snapshot of live actors, mailboxes, subscriptions and connection quality
+// that /metrics reads.
+
 import "github.com/actor-sfu/livekit-server/proto/livekit"
 
 // NodeStats is a typed snapshot of what runs on a node, for /metrics. Node.Stats reads it from

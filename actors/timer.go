@@ -1,5 +1,7 @@
 package actors
 
+// The actors' one timer helper: a message to self after a delay.
+
 import (
 	"time"
 

@@ -209,7 +209,9 @@ func (p *participantActor) remoteTrack(ctx actor.Context, remote *webrtc.TrackRe
 	trackInfo := proto.Clone(info).(*livekit.TrackInfo)
 	subscribers := &subscriberSet{}
 	pid, _, err := p.node.spawn(ctx, info.Sid, "track", func(st *actorStats) actor.Actor {
-		return newTrackActor(p.node, p.log, trackInfo, receiver, subscribers, st)
+		t := newTrackActor(p.node, p.log, trackInfo, receiver, st)
+		t.snapshot = subscribers // the track actor writes it; the room reads it
+		return t
 	}, actor.WithSupervisor(stopOnPanic()))
 	if err != nil {
 		p.log.Error("cannot start track actor", "track", info.Sid, "err", err)

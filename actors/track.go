@@ -21,20 +21,18 @@ type trackActor struct {
 	receiver *media.Receiver
 	subs     map[string]*media.DownTrack // by subscriber actor id
 	numSubs  atomic.Int64
-	// subscribers is the snapshot of t.subs this actor publishes for the room and the inspector.
-	subscribers *subscriberSet
-	stats       *actorStats
+	snapshot *subscriberSet // t.subs as published for the room and the inspector; set at spawn
+	stats    *actorStats
 }
 
-func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo, r *media.Receiver, subscribers *subscriberSet, st *actorStats) *trackActor {
+func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo, r *media.Receiver, st *actorStats) *trackActor {
 	t := &trackActor{
-		node:        n,
-		log:         participantLog.With("track", info.Sid),
-		info:        info,
-		receiver:    r,
-		subs:        map[string]*media.DownTrack{},
-		subscribers: subscribers,
-		stats:       st,
+		node:     n,
+		log:      participantLog.With("track", info.Sid),
+		info:     info,
+		receiver: r,
+		subs:     map[string]*media.DownTrack{},
+		stats:    st,
 	}
 	kind, mime, source, name := info.Type.String(), info.MimeType, info.Source.String(), info.Name
 	rate := newBitrateMeter()
@@ -56,7 +54,7 @@ func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo
 		if name != "" {
 			out["name"] = name
 		}
-		if subs := subscribers.load(); len(subs) > 0 {
+		if subs := t.snapshot.load(); len(subs) > 0 {
 			out["downTracks"] = describeDownTracks(subs)
 		}
 		return out
@@ -126,7 +124,7 @@ func (t *trackActor) detach(ctx actor.Context, subscriber *actor.PID) {
 // inspector. Bitrate meters carry over for subscribers that stay.
 func (t *trackActor) subscribersChanged() {
 	meters := map[*media.DownTrack]*bitrateMeter{}
-	for _, s := range t.subscribers.load() {
+	for _, s := range t.snapshot.load() {
 		meters[s.down] = s.rate
 	}
 	subs := make([]subscriberRef, 0, len(t.subs))
@@ -138,7 +136,7 @@ func (t *trackActor) subscribersChanged() {
 		subs = append(subs, subscriberRef{actorID: id, down: dt, rate: rate})
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].actorID < subs[j].actorID })
-	t.subscribers.store(subs)
+	t.snapshot.store(subs)
 	t.numSubs.Store(int64(len(t.subs)))
 	t.stats.subscribers.Store(int64(len(t.subs)))
 }

@@ -41,7 +41,7 @@ func TestTreeDoesNotWaitForActors(t *testing.T) {
 		}
 	}()
 	stuck := &stuckActor{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	pid, _, err := n.spawn(n.system.Root, "node/stuck", "test", func(*actorStats) actor.Actor { return stuck })
+	pid, err := n.spawn(n.system.Root, "node/stuck", "test", func(*actorStats) actor.Actor { return stuck })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestDuplicateSpawnKeepsLiveActorInTree(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	live, _, err := n.spawn(n.system.Root, "node/dup", "live", func(st *actorStats) actor.Actor {
+	live, err := n.spawn(n.system.Root, "node/dup", "live", func(st *actorStats) actor.Actor {
 		st.describe = func() map[string]any { return map[string]any{"which": "live"} }
 		return idleActor{}
 	})
@@ -97,7 +97,7 @@ func TestDuplicateSpawnKeepsLiveActorInTree(t *testing.T) {
 	}
 	defer n.system.Root.Stop(live)
 	n.system.Root.Send(live, "one")
-	_, _, err = n.spawn(n.system.Root, "node/dup", "impostor", func(st *actorStats) actor.Actor {
+	_, err = n.spawn(n.system.Root, "node/dup", "impostor", func(st *actorStats) actor.Actor {
 		st.describe = func() map[string]any { return map[string]any{"which": "impostor"} }
 		return idleActor{}
 	})

@@ -50,7 +50,7 @@ func NewNode(cfg Config) (*Node, error) {
 			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
 		}
 	})
-	pid, _, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
+	pid, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
 		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}, stopping: map[string]*actor.PID{}, waiting: map[string][]pendingJoin{}}
 		st.describe = na.describe
 		return na
@@ -150,7 +150,7 @@ func (n *Node) waitStopped(ctx context.Context, pid *actor.PID) error {
 // spawn starts a named child actor with a stats-counting mailbox and registers its stats with the
 // inspector once the spawn succeeded: a name already taken (a previous actor of that name still
 // stopping) must leave the live actor's entry alone.
-func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce func(*actorStats) actor.Actor, opts ...actor.PropsOption) (*actor.PID, *actorStats, error) {
+func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce func(*actorStats) actor.Actor, opts ...actor.PropsOption) (*actor.PID, error) {
 	st := &actorStats{kind: kind}
 	opts = append(opts, actor.WithMailbox(actor.Unbounded(st)))
 	if mw := n.cfg.ReceiverMiddleware; len(mw) > 0 {
@@ -159,13 +159,13 @@ func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce fun
 	props := actor.PropsFromProducer(func() actor.Actor { return produce(st) }, opts...)
 	pid, err := parent.SpawnNamed(props, name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("spawning %s %q: %w", kind, name, err)
+		return nil, err // callers say what they were spawning
 	}
 	n.inspector.add(pid.Id, st)
 	if _, alive := n.system.ProcessRegistry.GetLocal(pid.Id); !alive {
 		n.inspector.remove(pid.Id) // it stopped before it was registered; its Stopped found nothing
 	}
-	return pid, st, nil
+	return pid, nil
 }
 
 // stopOnPanic is the supervision strategy of every parent: a failed child is stopped, never
@@ -352,7 +352,7 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 	if req.GetMaxParticipants() > 0 {
 		info.MaxParticipants = req.GetMaxParticipants()
 	}
-	pid, _, err := a.node.spawn(ctx, "rooms/"+pathSegment(req.GetName()), "room", func(st *actorStats) actor.Actor {
+	pid, err := a.node.spawn(ctx, "rooms/"+pathSegment(req.GetName()), "room", func(st *actorStats) actor.Actor {
 		return newRoomActor(a.node, proto.Clone(info).(*livekit.Room), st)
 	}, actor.WithSupervisor(stopOnPanic()))
 	if err != nil {

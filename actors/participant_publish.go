@@ -208,7 +208,7 @@ func (p *participantActor) remoteTrack(ctx actor.Context, remote *webrtc.TrackRe
 	})
 	trackInfo := proto.Clone(info).(*livekit.TrackInfo)
 	subscribers := &subscriberSet{}
-	pid, _, err := p.node.spawn(ctx, info.Sid, "track", func(st *actorStats) actor.Actor {
+	pid, err := p.node.spawn(ctx, info.Sid, "track", func(st *actorStats) actor.Actor {
 		t := newTrackActor(p.node, p.log, trackInfo, receiver, st)
 		t.snapshot = subscribers // the track actor writes it; the room reads it
 		return t

@@ -328,9 +328,9 @@ func (r *roomActor) spawnParticipant(ctx actor.Context, info *livekit.Participan
 	produce := func(st *actorStats) actor.Actor {
 		return newParticipantActor(r.node, r.log, info, req, sink, subscriberPrimary, st)
 	}
-	pid, _, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", produce, actor.WithSupervisor(stopOnPanic()))
+	pid, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", produce, actor.WithSupervisor(stopOnPanic()))
 	if err != nil {
-		pid, _, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", produce, actor.WithSupervisor(stopOnPanic()))
+		pid, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", produce, actor.WithSupervisor(stopOnPanic()))
 	}
 	return pid, err
 }

@@ -16,11 +16,15 @@ import (
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
+// ServerVersion is the LiveKit server version a node reports to clients (server_info.version)
+// unless Config.Version says otherwise. livekit-client refuses servers below 1.8.0.
+const ServerVersion = "1.9.0"
+
 // Config holds everything a Node needs. The zero value of every field has a sensible default.
 type Config struct {
 	// NodeID names this node in ServerInfo and logs.
 	NodeID string
-	// Version is reported to clients as server_info.version; livekit-client refuses servers below 1.8.0.
+	// Version is reported to clients as server_info.version; empty means ServerVersion.
 	Version string
 	// Region is reported in ServerInfo.
 	Region string
@@ -40,6 +44,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Events, when set, receives room, participant and track lifecycle events. It must not block.
 	Events EventSink
+	// ReceiverMiddleware, when set, wraps the Receive of every actor the node spawns (node, rooms,
+	// participants, tracks), outermost first. It runs on the actor's goroutine for every message,
+	// system messages included, so it must be cheap; tests use it to inject faults.
+	ReceiverMiddleware []actor.ReceiverMiddleware
 }
 
 // RoomConfig holds room defaults.
@@ -89,6 +97,10 @@ var (
 	ErrNodeClosed          = errors.New("node is shutting down")
 	ErrRoomClosing         = errors.New("room is closing")
 )
+
+// errUnexpectedReply means an actor answered a request with a message of the wrong type: a bug in
+// the node, reported as an error rather than a panic at the edge.
+var errUnexpectedReply = errors.New("unexpected reply type")
 
 // SignalSink is the outbound half of a signalling connection. The participant actor and its room
 // push SignalResponses into it; the transport's writer goroutine drains it.
@@ -184,12 +196,28 @@ func (n *Node) ask(ctx context.Context, msg any) (any, error) {
 	return res, nil
 }
 
-// askRoom sends a request that the node routes to one room's actor.
-func (n *Node) askRoom(ctx context.Context, room string, msg any) (any, error) {
-	if room == "" {
-		return nil, fmt.Errorf("room name is empty: %w", ErrInvalidArgument)
+// askFor sends msg to the node actor and returns its reply as a T, or an error when the request
+// failed, timed out or was answered with anything else.
+func askFor[T any](ctx context.Context, n *Node, msg any) (T, error) {
+	var zero T
+	res, err := n.ask(ctx, msg)
+	if err != nil {
+		return zero, err
 	}
-	return n.ask(ctx, &toRoom{room: room, msg: msg})
+	v, ok := res.(T)
+	if !ok {
+		return zero, fmt.Errorf("%T answered with %T, want %T: %w", msg, res, zero, errUnexpectedReply)
+	}
+	return v, nil
+}
+
+// askRoomFor is askFor for a request the node routes to one room's actor.
+func askRoomFor[T any](ctx context.Context, n *Node, room string, msg any) (T, error) {
+	if room == "" {
+		var zero T
+		return zero, fmt.Errorf("room name is empty: %w", ErrInvalidArgument)
+	}
+	return askFor[T](ctx, n, &toRoom{room: room, msg: msg})
 }
 
 // CreateRoom creates a room, or returns the existing one of that name (LiveKit's behaviour).
@@ -200,30 +228,26 @@ func (n *Node) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (
 	if err := n.checkMetadata(req.GetMetadata()); err != nil {
 		return nil, err
 	}
-	res, err := n.ask(ctx, &createRoom{req: req})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*livekit.Room), nil
+	return askFor[*livekit.Room](ctx, n, &createRoom{req: req})
 }
 
 // ListRooms lists the rooms on this node, filtered by names when any are given.
 func (n *Node) ListRooms(ctx context.Context, names []string) ([]*livekit.Room, error) {
-	res, err := n.ask(ctx, &listRooms{names: names})
+	res, err := askFor[*roomList](ctx, n, &listRooms{names: names})
 	if err != nil {
 		return nil, err
 	}
-	return res.(*roomList).rooms, nil
+	return res.rooms, nil
 }
 
 // DeleteRoom disconnects everyone in a room (leave with ROOM_DELETED) and closes it. It returns once
 // the room's actors are gone.
 func (n *Node) DeleteRoom(ctx context.Context, room string) error {
-	res, err := n.ask(ctx, &deleteRoom{name: room})
+	res, err := askFor[*roomDeleted](ctx, n, &deleteRoom{name: room})
 	if err != nil {
 		return err
 	}
-	pid := res.(*roomDeleted).pid
+	pid := res.pid
 	// The room stops itself on closeRoom; the poison pill only gives us a future that resolves
 	// once it and its participants are gone.
 	if err := n.system.Root.PoisonFuture(pid).Wait(); err != nil {
@@ -234,25 +258,21 @@ func (n *Node) DeleteRoom(ctx context.Context, room string) error {
 
 // ListParticipants lists a room's participants, hidden ones included.
 func (n *Node) ListParticipants(ctx context.Context, room string) ([]*livekit.ParticipantInfo, error) {
-	res, err := n.askRoom(ctx, room, &listParticipants{})
+	res, err := askRoomFor[*participantList](ctx, n, room, &listParticipants{})
 	if err != nil {
 		return nil, err
 	}
-	return res.(*participantList).participants, nil
+	return res.participants, nil
 }
 
 // GetParticipant returns one participant of a room.
 func (n *Node) GetParticipant(ctx context.Context, room, identity string) (*livekit.ParticipantInfo, error) {
-	res, err := n.askRoom(ctx, room, &getParticipant{identity: identity})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*livekit.ParticipantInfo), nil
+	return askRoomFor[*livekit.ParticipantInfo](ctx, n, room, &getParticipant{identity: identity})
 }
 
 // RemoveParticipant disconnects a participant with leave{PARTICIPANT_REMOVED}.
 func (n *Node) RemoveParticipant(ctx context.Context, room, identity string) error {
-	_, err := n.askRoom(ctx, room, &removeParticipant{identity: identity})
+	_, err := askRoomFor[*done](ctx, n, room, &removeParticipant{identity: identity})
 	return err
 }
 
@@ -261,11 +281,7 @@ func (n *Node) MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrac
 	if !req.GetMuted() && !n.cfg.Room.EnableRemoteUnmute {
 		return nil, fmt.Errorf("remote unmute is disabled on this node: %w", ErrFailedPrecondition)
 	}
-	res, err := n.askRoom(ctx, req.GetRoom(), &muteTrack{identity: req.GetIdentity(), trackSID: req.GetTrackSid(), muted: req.GetMuted()})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*livekit.TrackInfo), nil
+	return askRoomFor[*livekit.TrackInfo](ctx, n, req.GetRoom(), &muteTrack{identity: req.GetIdentity(), trackSID: req.GetTrackSid(), muted: req.GetMuted()})
 }
 
 // UpdateParticipant changes a participant's metadata, name, attributes or permissions. Permission
@@ -277,16 +293,12 @@ func (n *Node) UpdateParticipant(ctx context.Context, req *livekit.UpdatePartici
 	if err := n.checkAttributes(req.GetAttributes()); err != nil {
 		return nil, err
 	}
-	res, err := n.askRoom(ctx, req.GetRoom(), &updateParticipant{req: req})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*livekit.ParticipantInfo), nil
+	return askRoomFor[*livekit.ParticipantInfo](ctx, n, req.GetRoom(), &updateParticipant{req: req})
 }
 
 // UpdateSubscriptions subscribes or unsubscribes a participant to tracks.
 func (n *Node) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error {
-	_, err := n.askRoom(ctx, req.GetRoom(), &updateSubscriptions{
+	_, err := askRoomFor[*done](ctx, n, req.GetRoom(), &updateSubscriptions{
 		identity: req.GetIdentity(),
 		update: &livekit.UpdateSubscription{
 			TrackSids:         req.GetTrackSids(),
@@ -302,7 +314,7 @@ func (n *Node) SendData(ctx context.Context, req *livekit.SendDataRequest) error
 	if len(req.GetData()) > n.cfg.Limits.MaxDataPacketSize {
 		return fmt.Errorf("data is %d bytes, limit %d: %w", len(req.GetData()), n.cfg.Limits.MaxDataPacketSize, ErrInvalidArgument)
 	}
-	_, err := n.askRoom(ctx, req.GetRoom(), &sendServerData{req: req})
+	_, err := askRoomFor[*done](ctx, n, req.GetRoom(), &sendServerData{req: req})
 	return err
 }
 
@@ -311,11 +323,7 @@ func (n *Node) UpdateRoomMetadata(ctx context.Context, room, metadata string) (*
 	if err := n.checkMetadata(metadata); err != nil {
 		return nil, err
 	}
-	res, err := n.askRoom(ctx, room, &updateRoomMetadata{metadata: metadata})
-	if err != nil {
-		return nil, err
-	}
-	return res.(*livekit.Room), nil
+	return askRoomFor[*livekit.Room](ctx, n, room, &updateRoomMetadata{metadata: metadata})
 }
 
 // Join admits a participant to a room, creating the room unless auto-create is off. It returns once
@@ -338,11 +346,10 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) (*Session, error) {
 	if req.Permission == nil {
 		req.Permission = &livekit.ParticipantPermission{CanPublish: true, CanSubscribe: true, CanPublishData: true}
 	}
-	res, err := n.ask(ctx, &joinRoom{req: &req})
+	j, err := askFor[*joined](ctx, n, &joinRoom{req: &req})
 	if err != nil {
 		return nil, err
 	}
-	j := res.(*joined)
 	return &Session{node: n, pid: j.pid, sid: j.sid}, nil
 }
 

@@ -1,7 +1,9 @@
 package actors
 
+// The debug view: per-actor stats (mailbox middleware plus figures each actor publishes), the
+// inspector that maps actor ids to them, and Node.Tree.
+
 import (
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -9,42 +11,23 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-
-	"github.com/actor-sfu/livekit-server/actors/media"
-	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
-// actorStats is what the inspector knows about one actor without asking it anything. It doubles as
-// the actor's mailbox middleware, counting user messages in and out.
+// actorStats is what the inspector and Node.Stats know about one actor without asking it
+// anything: the mailbox counters (it is the actor's mailbox middleware) and the figures the actor
+// itself publishes for the debug view and /metrics. Only the actor it describes writes the
+// figures; domain code never reads them.
 type actorStats struct {
 	kind      string
 	queued    atomic.Int64
 	processed atomic.Int64
-	// describe returns kind-specific figures. It runs on the inspector's goroutine, so it may read
-	// only atomics and fields that never change after spawn.
+	// describe returns kind-specific figures for the debug view. It runs on the inspector's
+	// goroutine, so it may read only atomics and fields that never change after spawn.
 	describe func() map[string]any
-
-	// subscribers is set on track actors: who receives the track, through which DownTrack. The
-	// track actor is its only writer; the room (connection quality) and the inspector read it.
-	subscribers atomic.Pointer[[]subscriberRef]
-	// view is set on participant actors by their room: what only the room knows about them.
-	view atomic.Pointer[participantView]
-}
-
-// subscriberRef is one subscriber of a track: its participant actor's id and its DownTrack.
-type subscriberRef struct {
-	actorID string
-	down    *media.DownTrack
-	rate    *bitrateMeter
-}
-
-// participantView is the room's latest word on one participant, for the inspector.
-type participantView struct {
-	identity string
-	state    livekit.ParticipantInfo_State
-	quality  livekit.ConnectionQuality
-	score    float32
-	scored   bool // quality and score were computed at least once
+	// subscribers is a track actor's subscriber count.
+	subscribers atomic.Int64
+	// quality is a participant's latest connection rating plus one; 0 means not rated yet.
+	quality atomic.Int32
 }
 
 // bitrateMeter turns a growing byte count into a bitrate. Several readers (debug pages, scrapes)
@@ -93,60 +76,47 @@ func (s *actorStats) MessageReceived(m any) {
 	}
 }
 
-// inspector maps actor ids to their stats. Actors register in their producer (before the first
-// message) and unregister on Stopped.
+// inspector maps actor ids to their stats. Node.spawn registers an actor once SpawnNamed has
+// succeeded; the actor unregisters itself on Stopped.
 type inspector struct{ byID sync.Map }
 
 func (in *inspector) add(id string, s *actorStats) { in.byID.Store(id, s) }
 func (in *inspector) remove(id string)             { in.byID.Delete(id) }
 
-// Tree lists the live actors of the node, parents before children. It walks protoactor's process
-// registry (the truth of what is alive) and joins each id with its stats; it sends no message.
-func (n *Node) Tree() []ActorInfo {
-	var out []ActorInfo
+// eachLive calls fn for every live actor of the node with its stats (nil for an actor not
+// registered yet). It walks protoactor's process registry, the truth of what is alive, and
+// sends no message.
+func (n *Node) eachLive(fn func(id string, s *actorStats)) {
 	for _, bucket := range n.system.ProcessRegistry.LocalPIDs.LocalPIDs {
 		for _, id := range bucket.Keys() {
 			if id != "node" && !strings.HasPrefix(id, "node/") {
 				continue // futures, dead letters, event stream
 			}
-			info := ActorInfo{Path: "/" + id, Kind: "unknown"}
+			var st *actorStats
 			if v, ok := n.inspector.byID.Load(id); ok {
-				s := v.(*actorStats)
-				info.Kind = s.kind
-				info.Mailbox = s.queued.Load()
-				info.Processed = s.processed.Load()
-				if s.describe != nil {
-					info.Stats = s.describe()
-				}
-				if v := s.view.Load(); v != nil {
-					if info.Stats == nil {
-						info.Stats = map[string]any{}
-					}
-					info.Stats["identity"] = v.identity
-					info.Stats["state"] = v.state.String()
-					if v.scored {
-						info.Stats["quality"] = v.quality.String()
-						info.Stats["score"] = v.score
-					}
-				}
+				st = v.(*actorStats)
 			}
-			out = append(out, info)
+			fn(id, st)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
 }
 
-// InjectPanic makes the actor at path (as listed by Tree) panic while handling a message. It exists
-// to prove supervision in tests: a participant's panic must not take its room down, nor a room's
-// the node.
-func (n *Node) InjectPanic(path string) error {
-	id := strings.TrimPrefix(path, "/")
-	proc, ok := n.system.ProcessRegistry.GetLocal(id)
-	if !ok || !strings.HasPrefix(id, "node") {
-		return fmt.Errorf("no actor at %q: %w", path, ErrInvalidArgument)
-	}
-	_ = proc
-	n.system.Root.Send(actor.NewPID(n.system.Address(), id), &injectPanic{})
-	return nil
+// Tree lists the live actors of the node, parents before children, for the debug view. It
+// sends no message.
+func (n *Node) Tree() []ActorInfo {
+	var out []ActorInfo
+	n.eachLive(func(id string, s *actorStats) {
+		info := ActorInfo{Path: "/" + id, Kind: "unknown"}
+		if s != nil {
+			info.Kind = s.kind
+			info.Mailbox = s.queued.Load()
+			info.Processed = s.processed.Load()
+			if s.describe != nil {
+				info.Stats = s.describe()
+			}
+		}
+		out = append(out, info)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }

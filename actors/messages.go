@@ -10,7 +10,8 @@ import (
 
 // Messages inside the actor tree. Requests from the edge carry protobuf where the Room API or the
 // signalling protocol already defines a message, so relaying them to another node later is a
-// transport change. Each message is handled by exactly one kind of actor, named in its comment.
+// transport change. The comment of each message names the actor that handles it; a message that
+// passes through another actor on its way (joinRoom, toRoom) names both.
 
 // replyError is the reply to a request that failed; Node.ask turns it back into an error.
 type replyError struct{ err error }
@@ -48,9 +49,6 @@ type joined struct {
 type shutdown struct{}
 
 type roomPIDs struct{ pids []*actor.PID }
-
-// injectPanic makes the receiving actor panic inside Receive (any actor; tests only).
-type injectPanic struct{}
 
 // --- room → node ---
 
@@ -97,7 +95,8 @@ type updateRoomMetadata struct{ metadata string }
 // closeRoom disconnects everyone with the given reason and stops the room (room).
 type closeRoom struct{ reason livekit.DisconnectReason }
 
-type ok struct{}
+// done is the reply to a request that succeeded with nothing to report.
+type done struct{}
 
 // --- participant → room ---
 
@@ -111,6 +110,7 @@ type trackPublished struct {
 	pid          *actor.PID
 	receiver     *media.Receiver
 	codec        webrtc.RTPCodecCapability
+	subscribers  *subscriberSet // published by the track actor
 }
 
 // trackUnpublished tells the room a track is gone (room).
@@ -143,6 +143,13 @@ type unsubscribeTrack struct{ trackSID string }
 type deliverData struct {
 	kind livekit.DataPacket_Kind
 	data []byte
+}
+
+// connectionRated carries the room's latest connection-quality rating of a participant, for its
+// debug view and /metrics (participant).
+type connectionRated struct {
+	quality livekit.ConnectionQuality
+	score   float32
 }
 
 // kick disconnects a participant with a reason (participant).

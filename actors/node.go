@@ -36,7 +36,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting media engine: %w", err)
 	}
-	quiet := slog.New(discardHandler{})
+	quiet := slog.New(slog.DiscardHandler) // protoactor's own lines; the node logs what matters itself
 	system := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		// Dead letters are normal here (a message to a participant that just left); keep the
@@ -50,7 +50,7 @@ func NewNode(cfg Config) (*Node, error) {
 			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
 		}
 	})
-	pid, _, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
+	pid, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
 		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}, stopping: map[string]*actor.PID{}, waiting: map[string][]pendingJoin{}}
 		st.describe = na.describe
 		return na
@@ -72,7 +72,7 @@ func withDefaults(cfg Config) Config {
 		cfg.NodeID = newID("ND_")
 	}
 	if cfg.Version == "" {
-		cfg.Version = "1.9.0"
+		cfg.Version = ServerVersion
 	}
 	if cfg.Room.EmptyTimeout == 0 {
 		cfg.Room.EmptyTimeout = 5 * time.Minute
@@ -113,11 +113,11 @@ func (n *Node) Close(ctx context.Context) error {
 	if n.closed.Load() {
 		return nil
 	}
-	res, err := n.ask(ctx, &shutdown{})
+	res, err := askFor[*roomPIDs](ctx, n, &shutdown{})
 	n.closed.Store(true)
 	var waitErr error
 	if err == nil {
-		for _, pid := range res.(*roomPIDs).pids {
+		for _, pid := range res.pids {
 			if err := n.waitStopped(ctx, pid); err != nil {
 				waitErr = errors.Join(waitErr, fmt.Errorf("room %s: %w", pid.Id, err))
 			}
@@ -147,24 +147,25 @@ func (n *Node) waitStopped(ctx context.Context, pid *actor.PID) error {
 	}
 }
 
-// spawn starts a named child actor with a stats-counting mailbox registered with the inspector.
-func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce func(*actorStats) actor.Actor, opts ...actor.PropsOption) (*actor.PID, *actorStats, error) {
+// spawn starts a named child actor with a stats-counting mailbox and registers its stats with the
+// inspector once the spawn succeeded: a name already taken (a previous actor of that name still
+// stopping) must leave the live actor's entry alone.
+func (n *Node) spawn(parent actor.SpawnerContext, name, kind string, produce func(*actorStats) actor.Actor, opts ...actor.PropsOption) (*actor.PID, error) {
 	st := &actorStats{kind: kind}
-	id := name
-	if self := parent.Self(); self != nil {
-		id = self.Id + "/" + name
-	}
-	n.inspector.add(id, st)
 	opts = append(opts, actor.WithMailbox(actor.Unbounded(st)))
+	if mw := n.cfg.ReceiverMiddleware; len(mw) > 0 {
+		opts = append(opts, actor.WithReceiverMiddleware(mw...))
+	}
 	props := actor.PropsFromProducer(func() actor.Actor { return produce(st) }, opts...)
 	pid, err := parent.SpawnNamed(props, name)
 	if err != nil {
-		if !errors.Is(err, actor.ErrNameExists) {
-			n.inspector.remove(id)
-		}
-		return nil, nil, err
+		return nil, err // callers say what they were spawning
 	}
-	return pid, st, nil
+	n.inspector.add(pid.Id, st)
+	if _, alive := n.system.ProcessRegistry.GetLocal(pid.Id); !alive {
+		n.inspector.remove(pid.Id) // it stopped before it was registered; its Stopped found nothing
+	}
+	return pid, nil
 }
 
 // stopOnPanic is the supervision strategy of every parent: a failed child is stopped, never
@@ -196,12 +197,12 @@ type pendingJoin struct {
 // join that reached a stopped actor's mailbox would be dropped without an answer. Joins for a name
 // whose previous room is still stopping wait in waiting and go to a new room once it is gone.
 type nodeActor struct {
-	node       *Node
-	rooms      map[string]*roomEntry
-	stopping   map[string]*actor.PID    // rooms told to close, by name, until Terminated
-	waiting    map[string][]pendingJoin // joins for a name that is stopping
-	numRooms   atomic.Int64
-	shutdowned bool
+	node         *Node
+	rooms        map[string]*roomEntry
+	stopping     map[string]*actor.PID    // rooms told to close, by name, until Terminated
+	waiting      map[string][]pendingJoin // joins for a name that is stopping
+	numRooms     atomic.Int64
+	shuttingDown bool
 }
 
 func (a *nodeActor) describe() map[string]any {
@@ -270,7 +271,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 			}
 		}
 	case *shutdown:
-		a.shutdowned = true
+		a.shuttingDown = true
 		pids := make([]*actor.PID, 0, len(a.rooms))
 		for name, e := range a.rooms {
 			pids = append(pids, e.pid)
@@ -283,8 +284,6 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 		clear(a.waiting)
 		ctx.Respond(&roomPIDs{pids: pids})
-	case *injectPanic:
-		panic("injected panic in node actor")
 	case *actor.Stopped:
 		a.node.inspector.remove(ctx.Self().Id)
 	}
@@ -294,7 +293,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 // of that name is still stopping. sender is who waits for the reply.
 func (a *nodeActor) join(ctx actor.Context, m *joinRoom, sender *actor.PID) {
 	name := m.req.Room
-	if _, busy := a.stopping[name]; busy && a.rooms[name] == nil && !a.shutdowned {
+	if _, busy := a.stopping[name]; busy && a.rooms[name] == nil && !a.shuttingDown {
 		a.waiting[name] = append(a.waiting[name], pendingJoin{msg: m, sender: sender})
 		return
 	}
@@ -325,7 +324,7 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 		return e, nil
 	}
 	switch {
-	case a.shutdowned:
+	case a.shuttingDown:
 		return nil, ErrNodeClosed
 	case !create:
 		return nil, fmt.Errorf("room %q: %w", req.GetName(), ErrRoomNotFound)
@@ -353,7 +352,7 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 	if req.GetMaxParticipants() > 0 {
 		info.MaxParticipants = req.GetMaxParticipants()
 	}
-	pid, _, err := a.node.spawn(ctx, "rooms/"+pathSegment(req.GetName()), "room", func(st *actorStats) actor.Actor {
+	pid, err := a.node.spawn(ctx, "rooms/"+pathSegment(req.GetName()), "room", func(st *actorStats) actor.Actor {
 		return newRoomActor(a.node, proto.Clone(info).(*livekit.Room), st)
 	}, actor.WithSupervisor(stopOnPanic()))
 	if err != nil {
@@ -391,11 +390,3 @@ func (a *nodeActor) list(names []string) []*livekit.Room {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-
-// discardHandler drops protoactor's own log lines; the node logs what matters itself.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }

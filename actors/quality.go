@@ -112,82 +112,102 @@ type downWindow struct {
 
 // scheduleQualityTick arms the next scoring round.
 func (r *roomActor) scheduleQualityTick(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	r.qualityTimer = time.AfterFunc(qualityInterval, func() { root.Send(self, &qualityTick{}) })
+	r.qualityTimer = sendAfter(ctx, qualityInterval, &qualityTick{})
+}
+
+// rating is the worst score one participant's streams got in one window.
+type rating struct {
+	score   float32
+	quality livekit.ConnectionQuality
+}
+
+// qualityRound gathers one scoring round's ratings and who is subscribed to whom.
+type qualityRound struct {
+	ratings      map[string]*rating         // by participant SID
+	subscribedTo map[string]map[string]bool // subscriber SID → publisher SIDs
+	downs        map[*media.DownTrack]downWindow
+}
+
+// rate keeps the worse of a participant's ratings.
+func (q *qualityRound) rate(sid string, w QualityWindow) {
+	score, quality := ScoreQuality(w)
+	cur := q.ratings[sid]
+	if cur == nil {
+		q.ratings[sid] = &rating{score: score, quality: quality}
+		return
+	}
+	if worse(quality, cur.quality) || (quality == cur.quality && score < cur.score) {
+		cur.score, cur.quality = score, quality
+	}
 }
 
 // updateQuality scores every active participant from the counters of what it publishes (loss
 // seen upstream) and what it receives (NACKs its client sent), and, when anyone is new or their
 // rating changed, sends each participant a connection_quality with its own entry and those of the
-// participants it is subscribed to, as LiveKit does. It reads atomics only; no actor is asked.
+// participants it is subscribed to, as LiveKit does. It reads atomics and the subscriber
+// snapshots the track actors publish; no actor is asked.
 func (r *roomActor) updateQuality(ctx actor.Context) {
 	defer r.scheduleQualityTick(ctx)
 	if len(r.participants) == 0 {
 		return
 	}
-	type rating struct {
-		score   float32
-		quality livekit.ConnectionQuality
-		set     bool
-	}
-	ratings := map[string]*rating{} // by participant SID
-	rate := func(sid string, w QualityWindow) {
-		score, q := ScoreQuality(w)
-		cur := ratings[sid]
-		if cur == nil {
-			cur = &rating{}
-			ratings[sid] = cur
-		}
-		if !cur.set || worse(q, cur.quality) || (q == cur.quality && score < cur.score) {
-			cur.score, cur.quality, cur.set = score, q, true
-		}
-	}
-
-	// Publisher side: sequence gaps the forwarders saw, and streams that stopped.
+	round := &qualityRound{ratings: map[string]*rating{}, subscribedTo: map[string]map[string]bool{}, downs: map[*media.DownTrack]downWindow{}}
 	byActorID := map[string]*memberEntry{}
 	for _, p := range r.participants {
-		byActorID[p.handle.pid.Id] = p
+		byActorID[p.pid.Id] = p
 	}
-	subscribedTo := map[string]map[string]bool{} // subscriber SID → publisher SIDs
-	seenDowns := map[*media.DownTrack]downWindow{}
 	for _, t := range r.sortedTracks() {
-		if t.pub.receiver != nil {
-			s := t.pub.receiver.Stats()
-			packets, lost := s.Packets-min(t.window.packets, s.Packets), s.Lost-min(t.window.lost, s.Lost)
-			stalled := packets == 0 && t.window.hadMedia && !t.pub.info.GetMuted()
-			jitterMs := float64(s.Jitter) / float64(time.Millisecond)
-			rate(t.pub.publisherSID, QualityWindow{Expected: packets + lost, Lost: lost, JitterMs: jitterMs, Stalled: stalled})
-			t.window = trackWindow{packets: s.Packets, lost: s.Lost, hadMedia: packets > 0}
-		}
-		// Subscriber side: what each subscriber's client asked to be resent.
-		v, ok := r.node.inspector.byID.Load(t.pub.pid.Id)
-		if !ok {
-			continue
-		}
-		subs := v.(*actorStats).subscribers.Load()
-		if subs == nil {
-			continue
-		}
-		for _, sub := range *subs {
-			m := byActorID[sub.actorID]
-			if m == nil {
-				continue
-			}
-			sid := m.info.GetSid()
-			if subscribedTo[sid] == nil {
-				subscribedTo[sid] = map[string]bool{}
-			}
-			subscribedTo[sid][t.pub.publisherSID] = true
-			d := sub.down.Stats()
-			prev := r.downWindows[sub.down]
-			packets, nacks := d.Packets-min(prev.packets, d.Packets), d.NACKsReceived-min(prev.nacks, d.NACKsReceived)
-			rate(sid, QualityWindow{Expected: packets, Lost: min(nacks, packets)})
-			seenDowns[sub.down] = downWindow{packets: d.Packets, nacks: d.NACKsReceived}
-		}
+		r.ratePublisher(round, t)
+		r.rateSubscribers(round, t, byActorID)
 	}
-	r.downWindows = seenDowns
+	r.downWindows = round.downs
+	now, changed := r.collectRatings(ctx, round)
+	if changed {
+		r.sendQuality(now, round.subscribedTo)
+	}
+}
 
-	// Everyone active gets a rating; no media means no evidence of trouble.
+// ratePublisher scores a published track as received: sequence gaps the forwarders saw, jitter,
+// and a stream that stopped.
+func (r *roomActor) ratePublisher(round *qualityRound, t *trackEntry) {
+	if t.pub.receiver == nil {
+		return
+	}
+	s := t.pub.receiver.Stats()
+	packets, lost := s.Packets-min(t.window.packets, s.Packets), s.Lost-min(t.window.lost, s.Lost)
+	stalled := packets == 0 && t.window.hadMedia && !t.pub.info.GetMuted()
+	jitterMs := float64(s.Jitter) / float64(time.Millisecond)
+	round.rate(t.pub.publisherSID, QualityWindow{Expected: packets + lost, Lost: lost, JitterMs: jitterMs, Stalled: stalled})
+	t.window = trackWindow{packets: s.Packets, lost: s.Lost, hadMedia: packets > 0}
+}
+
+// rateSubscribers scores each subscriber of a track by what its client asked to be resent.
+func (r *roomActor) rateSubscribers(round *qualityRound, t *trackEntry, byActorID map[string]*memberEntry) {
+	if t.subscribers == nil {
+		return
+	}
+	for _, sub := range t.subscribers.load() {
+		m := byActorID[sub.actorID]
+		if m == nil {
+			continue
+		}
+		sid := m.info.GetSid()
+		if round.subscribedTo[sid] == nil {
+			round.subscribedTo[sid] = map[string]bool{}
+		}
+		round.subscribedTo[sid][t.pub.publisherSID] = true
+		d := sub.down.Stats()
+		prev := r.downWindows[sub.down]
+		packets, nacks := d.Packets-min(prev.packets, d.Packets), d.NACKsReceived-min(prev.nacks, d.NACKsReceived)
+		round.rate(sid, QualityWindow{Expected: packets, Lost: min(nacks, packets)})
+		round.downs[sub.down] = downWindow{packets: d.Packets, nacks: d.NACKsReceived}
+	}
+}
+
+// collectRatings gives every active participant its rating (no media means no evidence of
+// trouble), tells each participant actor its own, and reports whether any rating is new or
+// changed since the last round.
+func (r *roomActor) collectRatings(ctx actor.Context, round *qualityRound) (map[string]*livekit.ConnectionQualityInfo, bool) {
 	now := map[string]*livekit.ConnectionQualityInfo{}
 	changed := false
 	for _, p := range r.participants {
@@ -196,7 +216,7 @@ func (r *roomActor) updateQuality(ctx actor.Context) {
 		}
 		sid := p.info.GetSid()
 		info := &livekit.ConnectionQualityInfo{ParticipantSid: sid, Quality: livekit.ConnectionQuality_EXCELLENT, Score: rToMOS(100)}
-		if rt := ratings[sid]; rt != nil {
+		if rt := round.ratings[sid]; rt != nil {
 			info.Quality, info.Score = rt.quality, rt.score
 		}
 		now[sid] = info
@@ -207,15 +227,18 @@ func (r *roomActor) updateQuality(ctx actor.Context) {
 					"quality", info.Quality.String(), "score", info.Score, "was", prev.String())
 			}
 		}
-		r.setView(p, info)
+		ctx.Send(p.pid, &connectionRated{quality: info.Quality, score: info.Score})
 	}
 	r.lastQuality = map[string]livekit.ConnectionQuality{}
 	for sid, info := range now {
 		r.lastQuality[sid] = info.Quality
 	}
-	if !changed {
-		return
-	}
+	return now, changed
+}
+
+// sendQuality sends each rated participant its connection_quality: its own entry first, then
+// those of the publishers it receives.
+func (r *roomActor) sendQuality(now map[string]*livekit.ConnectionQualityInfo, subscribedTo map[string]map[string]bool) {
 	for _, p := range r.participants {
 		sid := p.info.GetSid()
 		if now[sid] == nil || (p.protocol > 0 && p.protocol <= 4) {
@@ -232,23 +255,8 @@ func (r *roomActor) updateQuality(ctx actor.Context) {
 				update.Updates = append(update.Updates, proto.Clone(info).(*livekit.ConnectionQualityInfo))
 			}
 		}
-		if err := p.handle.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_ConnectionQuality{ConnectionQuality: update}}); err != nil {
+		if err := p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_ConnectionQuality{ConnectionQuality: update}}); err != nil {
 			r.log.Debug("connection quality not delivered", "participant", p.info.GetIdentity(), "pID", sid, "err", err)
 		}
 	}
-}
-
-// setView publishes what the room knows of a participant to the inspector. info may be nil when
-// no rating exists yet.
-func (r *roomActor) setView(p *memberEntry, info *livekit.ConnectionQualityInfo) {
-	if p.stats == nil {
-		return
-	}
-	v := &participantView{identity: p.info.GetIdentity(), state: p.info.GetState()}
-	if info != nil {
-		v.quality, v.score, v.scored = info.GetQuality(), info.GetScore(), true
-	} else if old := p.stats.view.Load(); old != nil {
-		v.quality, v.score, v.scored = old.quality, old.score, old.scored
-	}
-	p.stats.view.Store(v)
 }

@@ -46,17 +46,18 @@ type roomActor struct {
 
 // memberEntry is the room's view of one participant.
 type memberEntry struct {
-	handle        *participantHandle
+	pid           *actor.PID
+	sink          *sessionSink             // the client's signalling queue, shared with its actor
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
-	protocol      int32       // the client's signalling protocol version
-	stats         *actorStats // the participant actor's, where the room publishes its view
+	protocol      int32 // the client's signalling protocol version
 }
 
 // trackEntry is the room's view of one published track.
 type trackEntry struct {
-	pub    subscribeTrack // everything a subscriber needs, ready to send
-	window trackWindow    // receive counters at the last connection-quality rating
+	pub         subscribeTrack // everything a subscriber needs, ready to send
+	subscribers *subscriberSet // who receives it, as its track actor publishes it
+	window      trackWindow    // receive counters at the last connection-quality rating
 }
 
 func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
@@ -97,59 +98,6 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.relayData(ctx, m.senderIdentity, m.kind, m.packet)
 	case *actor.Terminated:
 		r.participantGone(ctx, m.Who)
-	case *listParticipants:
-		list := make([]*livekit.ParticipantInfo, 0, len(r.participants))
-		for _, p := range r.sortedMembers() {
-			list = append(list, proto.Clone(p.info).(*livekit.ParticipantInfo))
-		}
-		ctx.Respond(&participantList{participants: list})
-	case *getParticipant:
-		if p := r.member(ctx, m.identity); p != nil {
-			ctx.Respond(proto.Clone(p.info))
-		}
-	case *removeParticipant:
-		if p := r.member(ctx, m.identity); p != nil {
-			ctx.Send(p.handle.pid, &kick{reason: livekit.DisconnectReason_PARTICIPANT_REMOVED})
-			// Gone for the room at once, as with a duplicate identity: a second removal, a
-			// ListParticipants or a rejoin right after this call must not find the old session
-			// while its actor is still closing its PeerConnections.
-			r.forgetMember(ctx, p)
-			r.publishSummary(ctx)
-			ctx.Respond(&ok{})
-		}
-	case *muteTrack:
-		if p := r.member(ctx, m.identity); p != nil {
-			ctx.Forward(p.handle.pid)
-		}
-	case *updateParticipant:
-		if p := r.member(ctx, m.req.GetIdentity()); p != nil {
-			ctx.Forward(p.handle.pid)
-		}
-	case *updateSubscriptions:
-		if p := r.member(ctx, m.identity); p != nil {
-			r.applySubscriptions(ctx, p, m.update)
-			if ctx.Sender() != nil {
-				ctx.Respond(&ok{})
-			}
-		}
-	case *sendServerData:
-		r.relayData(ctx, "", kindOf(m.req.GetKind()), &livekit.DataPacket{
-			Kind:                  m.req.GetKind(),
-			DestinationIdentities: m.req.GetDestinationIdentities(),
-			Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
-				Payload:               m.req.GetData(),
-				Topic:                 m.req.Topic,
-				DestinationIdentities: m.req.GetDestinationIdentities(),
-				DestinationSids:       m.req.GetDestinationSids(),
-				Nonce:                 m.req.GetNonce(),
-			}},
-		})
-		ctx.Respond(&ok{})
-	case *updateRoomMetadata:
-		r.info.Metadata = m.metadata
-		r.publishSummary(ctx)
-		r.broadcast(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomUpdate{RoomUpdate: &livekit.RoomUpdate{Room: r.roomInfo()}}})
-		ctx.Respond(r.roomInfo())
 	case *closeRoom:
 		r.close(ctx, m.reason)
 	case *roomTimeout:
@@ -162,18 +110,82 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.updateSpeakers(ctx)
 	case *qualityTick:
 		r.updateQuality(ctx)
-	case *injectPanic:
-		panic("injected panic in room actor")
 	case *actor.Stopping:
 		r.stopTimers()
 		for _, p := range r.participants {
-			p.handle.sendLeave(livekit.DisconnectReason_ROOM_CLOSED)
+			p.sink.sendLeave(livekit.DisconnectReason_ROOM_CLOSED)
 		}
 	case *actor.Stopped:
 		r.node.inspector.remove(ctx.Self().Id)
 		r.node.emit(EventRoomFinished, r.roomInfo(), nil, nil)
 		r.log.Info("room stopped")
+	default:
+		r.receiveRequest(ctx, m)
 	}
+}
+
+// receiveRequest handles the Room API requests the node routes here.
+func (r *roomActor) receiveRequest(ctx actor.Context, msg any) {
+	switch m := msg.(type) {
+	case *listParticipants:
+		list := make([]*livekit.ParticipantInfo, 0, len(r.participants))
+		for _, p := range r.sortedMembers() {
+			list = append(list, proto.Clone(p.info).(*livekit.ParticipantInfo))
+		}
+		ctx.Respond(&participantList{participants: list})
+	case *getParticipant:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Respond(proto.Clone(p.info))
+		}
+	case *removeParticipant:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Send(p.pid, &kick{reason: livekit.DisconnectReason_PARTICIPANT_REMOVED})
+			// Gone for the room at once, as with a duplicate identity: a second removal, a
+			// ListParticipants or a rejoin right after this call must not find the old session
+			// while its actor is still closing its PeerConnections.
+			r.forgetMember(ctx, p)
+			r.publishSummary(ctx)
+			ctx.Respond(&done{})
+		}
+	case *muteTrack:
+		if p := r.member(ctx, m.identity); p != nil {
+			ctx.Forward(p.pid)
+		}
+	case *updateParticipant:
+		if p := r.member(ctx, m.req.GetIdentity()); p != nil {
+			ctx.Forward(p.pid)
+		}
+	case *updateSubscriptions:
+		if p := r.member(ctx, m.identity); p != nil {
+			r.applySubscriptions(ctx, p, m.update)
+			if ctx.Sender() != nil {
+				ctx.Respond(&done{})
+			}
+		}
+	case *sendServerData:
+		r.sendServerData(ctx, m.req)
+		ctx.Respond(&done{})
+	case *updateRoomMetadata:
+		r.info.Metadata = m.metadata
+		r.publishSummary(ctx)
+		r.broadcast(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomUpdate{RoomUpdate: &livekit.RoomUpdate{Room: r.roomInfo()}}})
+		ctx.Respond(r.roomInfo())
+	}
+}
+
+// sendServerData relays a Room API SendData to the participants it names.
+func (r *roomActor) sendServerData(ctx actor.Context, req *livekit.SendDataRequest) {
+	r.relayData(ctx, "", dataChannelKind(req.GetKind()), &livekit.DataPacket{
+		Kind:                  req.GetKind(),
+		DestinationIdentities: req.GetDestinationIdentities(),
+		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
+			Payload:               req.GetData(),
+			Topic:                 req.Topic,
+			DestinationIdentities: req.GetDestinationIdentities(),
+			DestinationSids:       req.GetDestinationSids(),
+			Nonce:                 req.GetNonce(),
+		}},
+	})
 }
 
 // member finds a participant or answers the request with ErrParticipantNotFound.
@@ -196,9 +208,50 @@ func (r *roomActor) sortedMembers() []*memberEntry {
 
 // join admits one participant: JoinResponse first, then its actor, then everyone else learns of it.
 func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
+	if !r.admit(ctx, req) {
+		return
+	}
+	info := newParticipantInfo(req)
+	subscriberPrimary := req.Permission.GetCanSubscribe()
+	r.hadJoin = true
+	r.timerGen++ // someone is here: no timer may close the room now
+	r.info.NumParticipants = uint32(len(r.participants) + 1)
+	join := r.joinResponse(info, subscriberPrimary)
+	if err := req.Sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}}); err != nil {
+		ctx.Respond(&replyError{fmt.Errorf("sending join response: %w", err)})
+		return
+	}
+	sink := &sessionSink{SignalSink: req.Sink}
+	pid, err := r.spawnParticipant(ctx, info, req, sink, subscriberPrimary)
+	if err != nil {
+		sink.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
+		req.Sink.Close()
+		ctx.Respond(&replyError{fmt.Errorf("spawning participant %q: %w", req.Identity, err)})
+		return
+	}
+	entry := &memberEntry{pid: pid, sink: sink, info: info, autoSubscribe: req.AutoSubscribe, protocol: req.Client.GetProtocol()}
+	r.participants[req.Identity] = entry
+	r.numParticipants.Store(int64(len(r.participants)))
+	ctx.Respond(&joined{pid: pid, sid: info.Sid})
+	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
+
+	r.broadcastParticipant(info, req.Identity)
+	r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil)
+	if entry.autoSubscribe && subscriberPrimary {
+		for _, t := range r.sortedTracks() {
+			msg := t.pub
+			ctx.Send(pid, &msg)
+		}
+	}
+	r.publishSummary(ctx)
+}
+
+// admit checks that the room takes one more participant, and replaces an older session of the
+// same identity. It answers the request itself when it refuses.
+func (r *roomActor) admit(ctx actor.Context, req *JoinRequest) bool {
 	if r.closing {
 		ctx.Respond(&replyError{fmt.Errorf("room %q: %w", r.info.Name, ErrRoomClosing)})
-		return
+		return false
 	}
 	old := r.participants[req.Identity]
 	count := len(r.participants)
@@ -207,17 +260,21 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	}
 	if r.info.MaxParticipants > 0 && count >= int(r.info.MaxParticipants) {
 		ctx.Respond(&replyError{fmt.Errorf("room %q has %d participants: %w", r.info.Name, count, ErrRoomFull)})
-		return
+		return false
 	}
 	if old != nil {
 		r.log.Info("duplicate identity: replacing the older session", "participant", req.Identity, "pID", old.info.Sid)
-		old.handle.sendLeave(livekit.DisconnectReason_DUPLICATE_IDENTITY)
-		ctx.Stop(old.handle.pid)
+		old.sink.sendLeave(livekit.DisconnectReason_DUPLICATE_IDENTITY)
+		ctx.Stop(old.pid)
 		r.forgetMember(ctx, old)
 	}
+	return true
+}
 
+// newParticipantInfo describes a participant that has just joined.
+func newParticipantInfo(req *JoinRequest) *livekit.ParticipantInfo {
 	now := time.Now()
-	info := &livekit.ParticipantInfo{
+	return &livekit.ParticipantInfo{
 		Sid:            newID("PA_"),
 		Identity:       req.Identity,
 		Name:           req.Name,
@@ -232,17 +289,18 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		IsPublisher:    false,
 		ClientProtocol: req.Client.GetClientProtocol(),
 	}
-	subscriberPrimary := req.Permission.GetCanSubscribe()
+}
+
+// joinResponse is what a joining participant learns first: the room, itself, the others it may
+// see, and the server's settings.
+func (r *roomActor) joinResponse(info *livekit.ParticipantInfo, subscriberPrimary bool) *livekit.JoinResponse {
 	others := make([]*livekit.ParticipantInfo, 0, len(r.participants))
 	for _, p := range r.sortedMembers() {
 		if !p.info.GetPermission().GetHidden() {
 			others = append(others, proto.Clone(p.info).(*livekit.ParticipantInfo))
 		}
 	}
-	r.hadJoin = true
-	r.timerGen++ // someone is here: no timer may close the room now
-	r.info.NumParticipants = uint32(count + 1)
-	join := &livekit.JoinResponse{
+	return &livekit.JoinResponse{
 		Room:              r.roomInfo(),
 		Participant:       proto.Clone(info).(*livekit.ParticipantInfo),
 		OtherParticipants: others,
@@ -262,43 +320,19 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 			NodeId:   r.node.cfg.NodeID,
 		},
 	}
-	if err := req.Sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}}); err != nil {
-		ctx.Respond(&replyError{fmt.Errorf("sending join response: %w", err)})
-		return
-	}
-	handle := &participantHandle{sink: req.Sink}
-	pid, stats, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", func(st *actorStats) actor.Actor {
-		return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
-	}, actor.WithSupervisor(stopOnPanic()))
-	if err != nil {
-		// The previous session of this identity is still stopping: give this one its own name.
-		pid, stats, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", func(st *actorStats) actor.Actor {
-			return newParticipantActor(r.node, r.log, info, req, handle, subscriberPrimary, st)
-		}, actor.WithSupervisor(stopOnPanic()))
-	}
-	if err != nil {
-		handle.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
-		req.Sink.Close()
-		ctx.Respond(&replyError{fmt.Errorf("spawning participant %q: %w", req.Identity, err)})
-		return
-	}
-	handle.pid = pid
-	entry := &memberEntry{handle: handle, info: info, autoSubscribe: req.AutoSubscribe, protocol: req.Client.GetProtocol(), stats: stats}
-	r.setView(entry, nil)
-	r.participants[req.Identity] = entry
-	r.numParticipants.Store(int64(len(r.participants)))
-	ctx.Respond(&joined{pid: pid, sid: info.Sid})
-	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
+}
 
-	r.broadcastParticipant(info, req.Identity)
-	r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil)
-	if entry.autoSubscribe && subscriberPrimary {
-		for _, t := range r.sortedTracks() {
-			msg := t.pub
-			ctx.Send(pid, &msg)
-		}
+// spawnParticipant starts the participant's actor under its identity, or, while the previous
+// session of that identity is still stopping, under identity~PA_sid.
+func (r *roomActor) spawnParticipant(ctx actor.Context, info *livekit.ParticipantInfo, req *JoinRequest, sink *sessionSink, subscriberPrimary bool) (*actor.PID, error) {
+	produce := func(st *actorStats) actor.Actor {
+		return newParticipantActor(r.node, r.log, info, req, sink, subscriberPrimary, st)
 	}
-	r.publishSummary(ctx)
+	pid, err := r.node.spawn(ctx, pathSegment(req.Identity), "participant", produce, actor.WithSupervisor(stopOnPanic()))
+	if err != nil {
+		pid, err = r.node.spawn(ctx, pathSegment(req.Identity)+"~"+info.Sid, "participant", produce, actor.WithSupervisor(stopOnPanic()))
+	}
+	return pid, err
 }
 
 // participantChanged stores a participant's new info and tells everyone who may see it.
@@ -309,7 +343,6 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 	}
 	wasPublisher := p.info.GetIsPublisher()
 	p.info = info
-	r.setView(p, nil)
 	for _, t := range info.GetTracks() {
 		if e := r.tracks[t.GetSid()]; e != nil {
 			e.pub.info = t // mute state, for speaker detection and late subscribers
@@ -327,7 +360,10 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 	if owner == nil {
 		return
 	}
-	entry := &trackEntry{pub: subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec}}
+	entry := &trackEntry{
+		pub:         subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec},
+		subscribers: m.subscribers,
+	}
 	r.tracks[m.info.GetSid()] = entry
 	r.numTracks.Store(int64(len(r.tracks)))
 	r.node.emit(EventTrackPublished, r.roomInfo(), owner.info, m.info)
@@ -336,7 +372,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 			continue
 		}
 		msg := entry.pub
-		ctx.Send(p.handle.pid, &msg)
+		ctx.Send(p.pid, &msg)
 	}
 	if m.info.GetType() == livekit.TrackType_AUDIO && r.speakerTimer == nil {
 		r.scheduleSpeakerTick(ctx)
@@ -366,7 +402,7 @@ func (r *roomActor) dropTrack(ctx actor.Context, sid string) {
 	delete(r.tracks, sid)
 	r.numTracks.Store(int64(len(r.tracks)))
 	for _, p := range r.participants {
-		ctx.Send(p.handle.pid, &unsubscribeTrack{trackSID: sid})
+		ctx.Send(p.pid, &unsubscribeTrack{trackSID: sid})
 	}
 }
 
@@ -382,7 +418,7 @@ func (r *roomActor) memberBySID(sid string) *memberEntry {
 // participantGone handles the end of a participant actor, however it ended.
 func (r *roomActor) participantGone(ctx actor.Context, who *actor.PID) {
 	for _, p := range r.participants {
-		if p.handle.pid.Equal(who) {
+		if p.pid.Equal(who) {
 			r.forgetMember(ctx, p)
 			r.publishSummary(ctx)
 			return
@@ -422,7 +458,7 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 	}
 	for _, sid := range sids {
 		if !u.GetSubscribe() {
-			ctx.Send(p.handle.pid, &unsubscribeTrack{trackSID: sid})
+			ctx.Send(p.pid, &unsubscribeTrack{trackSID: sid})
 			continue
 		}
 		t, found := r.tracks[sid]
@@ -430,7 +466,7 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 			continue
 		}
 		msg := t.pub
-		ctx.Send(p.handle.pid, &msg)
+		ctx.Send(p.pid, &msg)
 	}
 }
 
@@ -459,7 +495,7 @@ func (r *roomActor) relayData(ctx actor.Context, sender string, kind livekit.Dat
 		if (len(dest) > 0 || len(destSIDs) > 0) && !contains(dest, identity) && !contains(destSIDs, p.info.GetSid()) {
 			continue
 		}
-		ctx.Send(p.handle.pid, &deliverData{kind: kind, data: data})
+		ctx.Send(p.pid, &deliverData{kind: kind, data: data})
 	}
 }
 
@@ -472,8 +508,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// kindOf maps the legacy DataPacket kind to a channel.
-func kindOf(k livekit.DataPacket_Kind) livekit.DataPacket_Kind {
+// dataChannelKind maps a DataPacket kind to the channel that carries it: lossy stays lossy,
+// anything else goes reliable.
+func dataChannelKind(k livekit.DataPacket_Kind) livekit.DataPacket_Kind {
 	if k == livekit.DataPacket_LOSSY {
 		return livekit.DataPacket_LOSSY
 	}
@@ -492,7 +529,7 @@ func (r *roomActor) broadcastParticipant(info *livekit.ParticipantInfo, skip str
 		if identity == skip || (hidden && identity != info.GetIdentity()) {
 			continue
 		}
-		if err := p.handle.sink.Send(update); err != nil {
+		if err := p.sink.Send(update); err != nil {
 			r.log.Debug("participant update not delivered", "participant", identity, "pID", p.info.GetSid(), "err", err)
 		}
 	}
@@ -501,7 +538,7 @@ func (r *roomActor) broadcastParticipant(info *livekit.ParticipantInfo, skip str
 // broadcast sends one response to every participant.
 func (r *roomActor) broadcast(resp *livekit.SignalResponse) {
 	for identity, p := range r.participants {
-		if err := p.handle.sink.Send(resp); err != nil {
+		if err := p.sink.Send(resp); err != nil {
 			r.log.Debug("room message not delivered", "participant", identity, "pID", p.info.GetSid(), "err", err)
 		}
 	}
@@ -532,7 +569,7 @@ func (r *roomActor) close(ctx actor.Context, reason livekit.DisconnectReason) {
 	}
 	r.closing = true
 	for _, p := range r.participants {
-		p.handle.sendLeave(reason)
+		p.sink.sendLeave(reason)
 	}
 	ctx.Stop(ctx.Self())
 }
@@ -546,13 +583,11 @@ func (r *roomActor) armTimer(ctx actor.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	gen, self, root := r.timerGen, ctx.Self(), ctx.ActorSystem().Root
-	r.timer = time.AfterFunc(d, func() { root.Send(self, &roomTimeout{gen: gen}) })
+	r.timer = sendAfter(ctx, d, &roomTimeout{gen: r.timerGen})
 }
 
 func (r *roomActor) scheduleSpeakerTick(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	r.speakerTimer = time.AfterFunc(speakerInterval, func() { root.Send(self, &speakerTick{}) })
+	r.speakerTimer = sendAfter(ctx, speakerInterval, &speakerTick{})
 }
 
 func (r *roomActor) stopTimers() {

@@ -21,6 +21,7 @@ type trackActor struct {
 	receiver *media.Receiver
 	subs     map[string]*media.DownTrack // by subscriber actor id
 	numSubs  atomic.Int64
+	snapshot *subscriberSet // t.subs as published for the room and the inspector; set at spawn
 	stats    *actorStats
 }
 
@@ -53,8 +54,8 @@ func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo
 		if name != "" {
 			out["name"] = name
 		}
-		if subs := st.subscribers.Load(); subs != nil && len(*subs) > 0 {
-			out["downTracks"] = describeDownTracks(*subs)
+		if subs := t.snapshot.load(); len(subs) > 0 {
+			out["downTracks"] = describeDownTracks(subs)
 		}
 		return out
 	}
@@ -100,8 +101,6 @@ func (t *trackActor) Receive(ctx actor.Context) {
 	case *upstreamEnded:
 		t.log.Debug("publisher stopped sending")
 		ctx.Stop(ctx.Self())
-	case *injectPanic:
-		panic("injected panic in track actor")
 	case *actor.Stopping:
 		t.receiver.Close()
 	case *actor.Stopped:
@@ -125,10 +124,8 @@ func (t *trackActor) detach(ctx actor.Context, subscriber *actor.PID) {
 // inspector. Bitrate meters carry over for subscribers that stay.
 func (t *trackActor) subscribersChanged() {
 	meters := map[*media.DownTrack]*bitrateMeter{}
-	if old := t.stats.subscribers.Load(); old != nil {
-		for _, s := range *old {
-			meters[s.down] = s.rate
-		}
+	for _, s := range t.snapshot.load() {
+		meters[s.down] = s.rate
 	}
 	subs := make([]subscriberRef, 0, len(t.subs))
 	for id, dt := range t.subs {
@@ -139,6 +136,7 @@ func (t *trackActor) subscribersChanged() {
 		subs = append(subs, subscriberRef{actorID: id, down: dt, rate: rate})
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].actorID < subs[j].actorID })
-	t.stats.subscribers.Store(&subs)
+	t.snapshot.store(subs)
 	t.numSubs.Store(int64(len(t.subs)))
+	t.stats.subscribers.Store(int64(len(t.subs)))
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
 
-// MetricsSource is what a scrape reads: the live actor tree and the node-wide media counters.
+// MetricsSource is what a scrape reads: the node's typed stats and its media counters.
 // *actors.Node provides both without messaging any actor.
 type MetricsSource interface {
-	Tree() []actors.ActorInfo
+	Stats() actors.NodeStats
 	MediaCounters() actors.MediaCounters
 }
 
@@ -107,12 +108,15 @@ var (
 )
 
 // qualityLevels are the connection quality ratings, always exported.
-var qualityLevels = []string{"EXCELLENT", "GOOD", "POOR", "LOST"}
+var qualityLevels = []livekit.ConnectionQuality{
+	livekit.ConnectionQuality_EXCELLENT, livekit.ConnectionQuality_GOOD,
+	livekit.ConnectionQuality_POOR, livekit.ConnectionQuality_LOST,
+}
 
 // actorKinds are always exported, so dashboards see zeros instead of missing series.
 var actorKinds = []string{"node", "room", "participant", "track"}
 
-// nodeCollector turns one Tree walk and one counter snapshot into metrics per scrape.
+// nodeCollector turns one Stats snapshot and one counter snapshot into metrics per scrape.
 type nodeCollector struct {
 	m        *Metrics
 	webhooks WebhookStats
@@ -132,62 +136,46 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// kindTotals accumulates one actor kind.
-type kindTotals struct {
-	count, mailbox, mailboxMax, processed int64
-}
-
 // Collect implements prometheus.Collector.
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
 	if w := c.webhooks; w != nil {
 		s := w.Stats()
-		counter(descWebhooks, s.Sent, "sent")
-		counter(descWebhooks, s.Failed, "failed")
-		counter(descWebhooks, s.Dropped, "dropped")
-		counter(descWebhooks, s.Retries, "retries")
+		counter(ch, descWebhooks, s.Sent, "sent")
+		counter(ch, descWebhooks, s.Failed, "failed")
+		counter(ch, descWebhooks, s.Dropped, "dropped")
+		counter(ch, descWebhooks, s.Retries, "retries")
 	}
 	p := c.m.src.Load()
 	if p == nil {
 		return
 	}
 	src := *p
+	collectNode(ch, src.Stats())
+	collectMedia(ch, src.MediaCounters())
+}
 
-	kinds := map[string]*kindTotals{}
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+// collectNode exports the actor tree's figures: rooms, participants, tracks, subscriptions,
+// connection quality, and mailboxes per actor kind.
+func collectNode(ch chan<- prometheus.Metric, st actors.NodeStats) {
+	gauge(ch, descRooms, float64(st.Rooms))
+	gauge(ch, descParticipants, float64(st.Participants))
+	gauge(ch, descTracks, float64(st.Tracks))
+	gauge(ch, descSubscriptions, float64(st.Subscriptions))
+	kinds := map[string]actors.ActorKindStats{}
 	for _, k := range actorKinds {
-		kinds[k] = &kindTotals{}
+		kinds[k] = actors.ActorKindStats{}
 	}
-	var subscriptions float64
-	qualities := map[string]float64{}
-	for _, q := range qualityLevels {
-		qualities[q] = 0
+	for name, k := range st.Actors {
+		kinds[name] = k
 	}
-	for _, a := range src.Tree() {
-		k := kinds[a.Kind]
-		if k == nil {
-			k = &kindTotals{}
-			kinds[a.Kind] = k
-		}
-		k.count++
-		k.mailbox += a.Mailbox
-		k.mailboxMax = max(k.mailboxMax, a.Mailbox)
-		k.processed += a.Processed
-		if a.Kind == "track" {
-			subscriptions += number(a.Stats["subscribers"])
-		}
-		if q, rated := a.Stats["quality"].(string); rated && a.Kind == "participant" {
-			qualities[q]++
-		}
-	}
-	gauge(descRooms, float64(kinds["room"].count))
-	gauge(descParticipants, float64(kinds["participant"].count))
-	gauge(descTracks, float64(kinds["track"].count))
-	gauge(descSubscriptions, subscriptions)
 	names := make([]string, 0, len(kinds))
 	for name := range kinds {
 		names = append(names, name)
@@ -195,25 +183,26 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	sort.Strings(names)
 	for _, name := range names {
 		k := kinds[name]
-		gauge(descActors, float64(k.count), name)
-		gauge(descMailbox, float64(k.mailbox), name)
-		gauge(descMailboxMax, float64(k.mailboxMax), name)
-		gauge(descProcessed, float64(k.processed), name)
+		gauge(ch, descActors, float64(k.Count), name)
+		gauge(ch, descMailbox, float64(k.Mailbox), name)
+		gauge(ch, descMailboxMax, float64(k.MailboxMax), name)
+		gauge(ch, descProcessed, float64(k.Processed), name)
 	}
-
 	for _, q := range qualityLevels {
-		gauge(descQuality, qualities[q], q)
+		gauge(ch, descQuality, float64(st.Quality[q]), q.String())
 	}
+}
 
-	mc := src.MediaCounters()
-	counter(descPackets, mc.PacketsIn, "in")
-	counter(descPackets, mc.PacketsOut, "out")
-	counter(descBytes, mc.BytesIn, "in")
-	counter(descBytes, mc.BytesOut, "out")
-	counter(descNACKs, mc.NACKs)
-	counter(descPLIs, mc.PLIsIn, "in")
-	counter(descPLIs, mc.PLIsOut, "out")
-	counter(descLoss, mc.Lost)
+// collectMedia exports the node-wide media counters and the sampled forwarding latency.
+func collectMedia(ch chan<- prometheus.Metric, mc actors.MediaCounters) {
+	counter(ch, descPackets, mc.PacketsIn, "in")
+	counter(ch, descPackets, mc.PacketsOut, "out")
+	counter(ch, descBytes, mc.BytesIn, "in")
+	counter(ch, descBytes, mc.BytesOut, "out")
+	counter(ch, descNACKs, mc.NACKs)
+	counter(ch, descPLIs, mc.PLIsIn, "in")
+	counter(ch, descPLIs, mc.PLIsOut, "out")
+	counter(ch, descLoss, mc.Lost)
 
 	bounds := actors.MediaLatencyBuckets()
 	cumulative := make(map[float64]uint64, len(bounds))
@@ -224,24 +213,4 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	n += mc.LatencyCounts[len(bounds)]
 	ch <- prometheus.MustNewConstHistogram(descLatency, n, mc.LatencySum.Seconds(), cumulative)
-}
-
-// number reads a stats value of any numeric type (the actors store int64s; JSON would give
-// float64s).
-func number(v any) float64 {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case uint32:
-		return float64(x)
-	case uint64:
-		return float64(x)
-	case float64:
-		return x
-	}
-	return 0
 }

@@ -10,32 +10,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
 
-// fakeMetricsSource is a fixed tree and counter snapshot.
+// fakeMetricsSource is a fixed stats and counter snapshot.
 type fakeMetricsSource struct {
-	tree     []actors.ActorInfo
+	stats    actors.NodeStats
 	counters actors.MediaCounters
 }
 
-func (f *fakeMetricsSource) Tree() []actors.ActorInfo            { return f.tree }
+func (f *fakeMetricsSource) Stats() actors.NodeStats             { return f.stats }
 func (f *fakeMetricsSource) MediaCounters() actors.MediaCounters { return f.counters }
 
 type fakeWebhookStats webhook.Stats
 
 func (f fakeWebhookStats) Stats() webhook.Stats { return webhook.Stats(f) }
 
-func TestMetricsFromTreeAndCounters(t *testing.T) {
+func TestMetricsFromStatsAndCounters(t *testing.T) {
 	src := &fakeMetricsSource{
-		tree: []actors.ActorInfo{
-			{Path: "/node", Kind: "node", Mailbox: 1},
-			{Path: "/node/rooms/r1", Kind: "room", Mailbox: 3},
-			{Path: "/node/rooms/r2", Kind: "room", Mailbox: 7},
-			{Path: "/node/rooms/r1/alice", Kind: "participant"},
-			{Path: "/node/rooms/r1/bob", Kind: "participant", Mailbox: 2},
-			{Path: "/node/rooms/r1/alice/TR_a", Kind: "track", Stats: map[string]any{"subscribers": int64(1)}},
-			{Path: "/node/rooms/r1/alice/TR_v", Kind: "track", Stats: map[string]any{"subscribers": int64(2)}},
+		stats: actors.NodeStats{
+			Rooms: 2, Participants: 2, Tracks: 2, Subscriptions: 3,
+			Quality: map[livekit.ConnectionQuality]int64{livekit.ConnectionQuality_GOOD: 1},
+			Actors: map[string]actors.ActorKindStats{
+				"node":        {Count: 1, Mailbox: 1, MailboxMax: 1},
+				"room":        {Count: 2, Mailbox: 10, MailboxMax: 7},
+				"participant": {Count: 2, Mailbox: 2, MailboxMax: 2},
+				"track":       {Count: 2},
+			},
 		},
 		counters: actors.MediaCounters{PacketsIn: 10, PacketsOut: 25, BytesIn: 1000, BytesOut: 2500, Lost: 2, NACKs: 4, PLIsIn: 1, PLIsOut: 3},
 	}
@@ -63,6 +65,8 @@ func TestMetricsFromTreeAndCounters(t *testing.T) {
 		`livekit_actor_mailbox_depth{kind="room"} 10`,
 		`livekit_actor_mailbox_depth{kind="track"} 0`,
 		`livekit_actor_mailbox_depth_max{kind="room"} 7`,
+		`livekit_connection_quality{quality="GOOD"} 1`,
+		`livekit_connection_quality{quality="LOST"} 0`,
 		`livekit_packets_total{direction="in"} 10`,
 		`livekit_packets_total{direction="out"} 25`,
 		`livekit_bytes_total{direction="in"} 1000`,

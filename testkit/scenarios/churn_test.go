@@ -139,7 +139,7 @@ func settledUsage() (int, uint64) {
 // its track actors go with it, subscribers are unsubscribed and told DISCONNECTED, media between
 // the others keeps flowing, and the same identity can come back and publish again.
 func TestPublisherPanicCleansUpAndAllowsRejoin(t *testing.T) {
-	node := testkit.StartNode(t, testkit.Options{})
+	node, faults := startFaultyNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	alice := join(ctx, t, node, "fault", "alice", lkclient.Options{})
@@ -155,7 +155,7 @@ func TestPublisherPanicCleansUpAndAllowsRejoin(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := node.InjectPanic("/node/rooms/fault/mallory"); err != nil {
+	if err := faults.panicAt("/node/rooms/fault/mallory"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mallory.WaitDone(ctx); err != nil {

@@ -214,7 +214,7 @@ func TestDuplicateIdentityKicksOldSession(t *testing.T) {
 // A panic in one participant's actor disconnects that participant only; the others get the
 // DISCONNECTED update and media between them keeps flowing.
 func TestParticipantPanicIsIsolated(t *testing.T) {
-	node := testkit.StartNode(t, testkit.Options{})
+	node, faults := startFaultyNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	alice := join(ctx, t, node, "iso", "alice", lkclient.Options{})
@@ -225,7 +225,7 @@ func TestParticipantPanicIsIsolated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := node.InjectPanic("/node/rooms/iso/mallory"); err != nil {
+	if err := faults.panicAt("/node/rooms/iso/mallory"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mallory.WaitDone(ctx); err != nil {
@@ -242,7 +242,7 @@ func TestParticipantPanicIsIsolated(t *testing.T) {
 
 // A panic in a track actor unpublishes that track only.
 func TestTrackPanicUnpublishesOnlyThatTrack(t *testing.T) {
-	node := testkit.StartNode(t, testkit.Options{})
+	node, faults := startFaultyNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	alice := join(ctx, t, node, "iso", "alice", lkclient.Options{})
@@ -256,7 +256,7 @@ func TestTrackPanicUnpublishesOnlyThatTrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := node.InjectPanic("/node/rooms/iso/alice/" + cam.SID()); err != nil {
+	if err := faults.panicAt("/node/rooms/iso/alice/" + cam.SID()); err != nil {
 		t.Fatal(err)
 	}
 	if err := bob.WaitUnsubscribed(ctx, cam.SID()); err != nil {

@@ -208,14 +208,14 @@ func TestDebugActorsFollowsRooms(t *testing.T) {
 // A panic inside one room's actor closes that room only: its participant is told, the node and
 // the other room keep answering and forwarding.
 func TestRoomPanicClosesOnlyThatRoom(t *testing.T) {
-	node := testkit.StartNode(t, testkit.Options{})
+	node, faults := startFaultyNode(t, testkit.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	victim := join(ctx, t, node, "doomed", "alice", lkclient.Options{})
 	bystander := join(ctx, t, node, "fine", "bob", lkclient.Options{})
 	carol := join(ctx, t, node, "fine", "carol", lkclient.Options{})
 
-	if err := node.InjectPanic("/node/rooms/doomed"); err != nil {
+	if err := faults.panicAt("/node/rooms/doomed"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := victim.WaitDone(ctx); err != nil {

@@ -1,0 +1,225 @@
+package actors
+
+// The participant's two PeerConnections and their negotiation: the subscriber PC the node offers
+// on, the publisher PC the client offers on, trickled ICE candidates both ways, and the
+// connection states that make a participant active or end it.
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// startSubscriber creates the subscriber PC with the node's data channels and sends the first
+// offer at once: LiveKit clients wait for this PC (subscriber_primary) before they report
+// "connected".
+func (p *participantActor) startSubscriber(ctx actor.Context) {
+	pc, err := p.node.engine.NewSubscriberPC()
+	if err != nil {
+		p.log.Error("cannot create subscriber PeerConnection", "err", err)
+		p.sink.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	p.sub = pc
+	p.watchPC(pc, livekit.SignalTarget_SUBSCRIBER)
+	ordered := false
+	var noRetransmits uint16
+	for label, init := range map[string]*webrtc.DataChannelInit{
+		reliableLabel: nil,
+		lossyLabel:    {Ordered: &ordered, MaxRetransmits: &noRetransmits},
+	} {
+		dc, err := pc.CreateDataChannel(label, init)
+		if err != nil {
+			p.log.Error("cannot create data channel", "label", label, "err", err)
+			continue
+		}
+		dc.OnOpen(func() { p.post(&dataChannelOpened{target: livekit.SignalTarget_SUBSCRIBER, channel: dc}) })
+	}
+	p.negotiateSubscriber()
+}
+
+// watchPC routes a PeerConnection's callbacks into the mailbox.
+func (p *participantActor) watchPC(pc *webrtc.PeerConnection, target livekit.SignalTarget) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			p.post(&localCandidate{target: target, candidate: c})
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if target == livekit.SignalTarget_PUBLISHER {
+			p.pubState.Store(s)
+		} else {
+			p.subState.Store(s)
+		}
+		p.post(&pcStateChanged{target: target, state: s})
+	})
+}
+
+func (p *participantActor) startPublisher(ctx actor.Context) error {
+	pc, err := p.node.engine.NewPublisherPC()
+	if err != nil {
+		return fmt.Errorf("creating publisher PeerConnection: %w", err)
+	}
+	p.pub = pc
+	p.watchPC(pc, livekit.SignalTarget_PUBLISHER)
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		p.post(&remoteTrackArrived{remote: t, receiver: r})
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		label := dc.Label()
+		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+			p.post(&dataReceived{label: label, data: msg.Data})
+		})
+		dc.OnOpen(func() { p.post(&dataChannelOpened{target: livekit.SignalTarget_PUBLISHER, channel: dc}) })
+	})
+	return nil
+}
+
+// publisherOffer answers the client's offer on the publisher PC.
+func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.SessionDescription) {
+	if sd.GetType() != "" && sd.GetType() != "offer" {
+		p.refuse(fmt.Sprintf("offer has type %q", sd.GetType()), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	if err := checkSDP(sd.GetSdp(), 2*p.node.cfg.Limits.MaxTracksPerParticipant+2); err != nil {
+		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	if p.pub == nil {
+		if err := p.startPublisher(ctx); err != nil {
+			p.log.Error("cannot answer publisher offer", "err", err)
+			p.refuse("cannot create publisher connection", livekit.RequestResponse_UNCLASSIFIED_ERROR)
+			return
+		}
+	}
+	answer, err := answerOffer(p.pub, sd.GetSdp())
+	if err != nil {
+		p.log.Warn("publisher offer rejected", "err", err)
+		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	p.pubCandidates = addCandidates(p.pub, p.pubCandidates, p.log)
+	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Answer{Answer: &livekit.SessionDescription{
+		Type: "answer", Sdp: answer.SDP, Id: sd.GetId(),
+	}}})
+	p.unpublishStopped(ctx, sd.GetSdp())
+}
+
+// negotiateSubscriber sends a new subscriber offer, or remembers to once the current one is
+// answered: offers on one PC are strictly one at a time, and changes made meanwhile coalesce.
+func (p *participantActor) negotiateSubscriber() {
+	if p.sub == nil || p.stopped.Load() {
+		return
+	}
+	if p.subNegotiating {
+		p.subPending = true
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err == nil {
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Warn("cannot create subscriber offer", "err", err)
+		return
+	}
+	p.offerID++
+	p.subNegotiating = true
+	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Offer{Offer: &livekit.SessionDescription{
+		Type: "offer", Sdp: offer.SDP, Id: p.offerID,
+	}}})
+}
+
+// subscriberAnswer completes one subscriber negotiation and starts the next if changes piled up.
+func (p *participantActor) subscriberAnswer(ctx actor.Context, sd *livekit.SessionDescription) {
+	if p.sub == nil || !p.subNegotiating {
+		p.log.Warn("subscriber answer without an offer")
+		p.refuse("answer without a pending subscriber offer", livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	if sd.GetId() != 0 && sd.GetId() != p.offerID {
+		p.log.Debug("stale subscriber answer ignored", "id", sd.GetId(), "want", p.offerID)
+		return
+	}
+	if err := applyAnswer(p.sub, sd.GetSdp()); err != nil {
+		// The offer stays pending: the client may still answer it properly.
+		p.log.Warn("subscriber answer rejected", "err", err)
+		p.refuse(fmt.Sprintf("answer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
+		return
+	}
+	p.subCandidates = addCandidates(p.sub, p.subCandidates, p.log)
+	p.subNegotiating = false
+	if p.subPending {
+		p.subPending = false
+		p.negotiateSubscriber()
+	}
+}
+
+// remoteCandidate applies a trickled candidate, or queues it until its PC has a remote
+// description (pion refuses candidates before that).
+func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
+	if t.GetTarget() != livekit.SignalTarget_PUBLISHER && t.GetTarget() != livekit.SignalTarget_SUBSCRIBER {
+		p.refuse(fmt.Sprintf("trickle for unknown target %d", t.GetTarget()), livekit.RequestResponse_INVALID_REQUEST, echoTrickle(t))
+		return
+	}
+	var init webrtc.ICECandidateInit
+	if err := json.Unmarshal([]byte(t.GetCandidateInit()), &init); err != nil {
+		p.refuse("malformed trickle candidate", livekit.RequestResponse_INVALID_REQUEST, echoTrickle(t))
+		return
+	}
+	if init.Candidate == "" {
+		return // end of candidates
+	}
+	pc, queue := p.pub, &p.pubCandidates
+	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER {
+		pc, queue = p.sub, &p.subCandidates
+	}
+	if pc == nil || pc.RemoteDescription() == nil {
+		if len(*queue) < 64 {
+			*queue = append(*queue, init)
+		}
+		return
+	}
+	if err := pc.AddICECandidate(init); err != nil {
+		p.log.Debug("remote candidate rejected", "err", err)
+	}
+}
+
+func addCandidates(pc *webrtc.PeerConnection, queue []webrtc.ICECandidateInit, log *slog.Logger) []webrtc.ICECandidateInit {
+	for _, c := range queue {
+		if err := pc.AddICECandidate(c); err != nil {
+			log.Debug("queued remote candidate rejected", "err", err)
+		}
+	}
+	return queue[:0]
+}
+
+func (p *participantActor) sendCandidate(target livekit.SignalTarget, c *webrtc.ICECandidate) {
+	init, err := json.Marshal(c.ToJSON())
+	if err != nil {
+		return
+	}
+	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Trickle{Trickle: &livekit.TrickleRequest{
+		CandidateInit: string(init), Target: target,
+	}}})
+}
+
+func (p *participantActor) pcStateChanged(ctx actor.Context, target livekit.SignalTarget, s webrtc.PeerConnectionState) {
+	p.log.Debug("peer connection state", "pc", target.String(), "state", s.String())
+	primary := (target == livekit.SignalTarget_SUBSCRIBER) == p.subscriberPrimary
+	switch {
+	case s == webrtc.PeerConnectionStateConnected && primary && p.info.State != livekit.ParticipantInfo_ACTIVE:
+		p.info.State = livekit.ParticipantInfo_ACTIVE
+		p.changed(ctx)
+	case s == webrtc.PeerConnectionStateFailed:
+		p.log.Warn("peer connection failed; disconnecting", "pc", target.String())
+		p.sink.sendLeave(livekit.DisconnectReason_STATE_MISMATCH)
+		ctx.Stop(ctx.Self())
+	}
+}

@@ -1,0 +1,94 @@
+package actors
+
+// Subscribing: DownTracks on the subscriber PC for the tracks the room hands this participant,
+// and the client's per-subscription settings (pause, simulcast layer).
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/pion/webrtc/v3"
+
+	"github.com/actor-sfu/livekit-server/actors/media"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
+)
+
+// subscription is one track this participant receives.
+type subscription struct {
+	downTrack *media.DownTrack
+	sender    *webrtc.RTPSender
+	trackPID  *actor.PID
+	info      *livekit.TrackInfo
+}
+
+// subscribe adds a DownTrack for a published track to the subscriber PC and renegotiates.
+func (p *participantActor) subscribe(ctx actor.Context, m *subscribeTrack) {
+	sid := m.info.GetSid()
+	if p.sub == nil || p.subscriptions[sid] != nil || !p.info.GetPermission().GetCanSubscribe() {
+		return
+	}
+	dt := media.NewDownTrack(m.receiver, m.codec, sid, m.publisherSID+"|"+sid)
+	sender, err := p.sub.AddTrack(dt)
+	if err != nil {
+		p.log.Warn("cannot add subscribed track", "track", sid, "err", err)
+		dt.Close()
+		return
+	}
+	dt.StartRTCP(sender)
+	ctx.Send(m.pid, &addDownTrack{subscriber: ctx.Self(), downTrack: dt})
+	p.subscriptions[sid] = &subscription{downTrack: dt, sender: sender, trackPID: m.pid, info: m.info}
+	p.numSubscribed.Store(int64(len(p.subscriptions)))
+	p.negotiateSubscriber()
+}
+
+// unsubscribe removes a subscription and renegotiates.
+func (p *participantActor) unsubscribe(ctx actor.Context, sid string) {
+	s := p.subscriptions[sid]
+	if s == nil {
+		return
+	}
+	delete(p.subscriptions, sid)
+	p.numSubscribed.Store(int64(len(p.subscriptions)))
+	ctx.Send(s.trackPID, &removeDownTrack{subscriber: ctx.Self()})
+	s.downTrack.Close()
+	if p.sub != nil {
+		if err := p.sub.RemoveTrack(s.sender); err != nil {
+			p.log.Debug("removing subscribed track", "track", sid, "err", err)
+		}
+	}
+	p.negotiateSubscriber()
+}
+
+// trackSettings applies the client's per-subscription preferences: pause and layer.
+func (p *participantActor) trackSettings(u *livekit.UpdateTrackSettings) {
+	for _, sid := range u.GetTrackSids() {
+		s := p.subscriptions[sid]
+		if s == nil {
+			continue
+		}
+		s.downTrack.SetPaused(u.GetDisabled())
+		if s.info.GetType() == livekit.TrackType_VIDEO {
+			s.downTrack.SetTargetLayer(pickLayer(s.info, u))
+		}
+	}
+}
+
+// pickLayer maps a requested size or quality to a simulcast layer index (0 = q, 1 = h, 2 = f).
+func pickLayer(info *livekit.TrackInfo, u *livekit.UpdateTrackSettings) int {
+	layers := info.GetLayers()
+	if u.GetWidth() > 0 && len(layers) > 0 {
+		best := len(layers) - 1
+		for i, l := range layers {
+			if l.GetWidth() >= u.GetWidth() || l.GetHeight() >= u.GetHeight() {
+				best = i
+				break
+			}
+		}
+		return int(layers[best].GetQuality())
+	}
+	switch u.GetQuality() {
+	case livekit.VideoQuality_LOW:
+		return 0
+	case livekit.VideoQuality_MEDIUM:
+		return 1
+	}
+	return 2
+}

@@ -132,17 +132,12 @@ func (s *Server) admit(r *http.Request) (actors.JoinRequest, *httpError) {
 	if grants.Video == nil || !grants.Video.RoomJoin {
 		return actors.JoinRequest{}, newHTTPError(http.StatusUnauthorized, "permissions denied", nil)
 	}
-	switch {
-	case grants.Identity == "":
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, "identity cannot be empty", nil)
-	case grants.Video.Room == "":
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, "no room name", nil)
-	case len(grants.Identity) > s.cfg.MaxIdentityLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("identity is longer than %d bytes", s.cfg.MaxIdentityLength), nil)
-	case len(grants.Video.Room) > s.cfg.MaxRoomNameLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("room name is longer than %d bytes", s.cfg.MaxRoomNameLength), nil)
-	case len(grants.Name) > s.cfg.MaxNameLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("name is longer than %d bytes", s.cfg.MaxNameLength), nil)
+	if ne := s.cfg.checkNames(
+		nameCheck{identityName, grants.Identity, true},
+		nameCheck{roomName, grants.Video.Room, true},
+		nameCheck{displayName, grants.Name, false},
+	); ne != nil {
+		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, ne.Error(), nil)
 	}
 
 	q := r.URL.Query()

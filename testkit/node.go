@@ -73,7 +73,6 @@ func StartNode(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatalf("listening: %v", err)
 	}
-	opts.Server.DisableAutoCreate = cfg.Room.DisableAutoCreate
 	handler := transport.NewServer(opts.Server, node, auth.KeyProvider{APIKey: APISecret}, log)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

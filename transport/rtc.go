@@ -83,7 +83,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 // upgrade would have failed with.
 func (s *Server) handleValidate(w http.ResponseWriter, r *http.Request) {
 	req, herr := s.admit(r)
-	if herr == nil && s.cfg.DisableAutoCreate {
+	if herr == nil && !s.node.AutoCreate() {
 		rooms, err := s.node.ListRooms(r.Context(), []string{req.Room})
 		switch {
 		case err != nil:

@@ -33,9 +33,6 @@ type ServerConfig struct {
 	WriteTimeout time.Duration
 	// JoinTimeout bounds Node.Join during the upgrade (default 10 s).
 	JoinTimeout time.Duration
-	// DisableAutoCreate mirrors actors.RoomConfig.DisableAutoCreate so that /rtc/validate can answer
-	// 404 for a missing room without joining.
-	DisableAutoCreate bool
 	// MaxRoomNameLength, MaxIdentityLength and MaxNameLength cap names taken from tokens and
 	// requests (default 256 bytes each); longer ones are refused with 400.
 	MaxRoomNameLength, MaxIdentityLength, MaxNameLength int
@@ -90,6 +87,8 @@ type backend interface {
 	UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error
 	SendData(ctx context.Context, req *livekit.SendDataRequest) error
 	UpdateRoomMetadata(ctx context.Context, room, metadata string) (*livekit.Room, error)
+	// AutoCreate reports whether a join creates a missing room.
+	AutoCreate() bool
 	Tree() []actors.ActorInfo
 	join(ctx context.Context, req actors.JoinRequest) (session, error)
 }

@@ -495,7 +495,6 @@ func (c *Config) serverConfig() transport.ServerConfig {
 		MaxRoomNameLength:    c.Limit.MaxRoomNameLength,
 		MaxIdentityLength:    c.Limit.MaxParticipantIdentityLength,
 		MaxNameLength:        c.Limit.MaxParticipantNameLength,
-		DisableAutoCreate:    c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
 		DisableDebug:         !c.DebugPages,
 	}
 }

@@ -51,13 +51,13 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn := newSignalConn(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
-	req.Sink = conn
+	sock := newParticipantSocket(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
+	req.Sink = sock
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.JoinTimeout)
 	sess, err := s.node.join(ctx, req)
 	cancel()
 	if err != nil {
-		conn.abandon()
+		sock.abandon()
 		herr := joinHTTPError(err)
 		s.reject(r, herr)
 		writeHTTPError(w, herr)
@@ -68,7 +68,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		// Upgrade has answered the client already.
 		s.log.Info("websocket upgrade failed after join", "room", req.Room, "participant", req.Identity, "err", err)
 		sess.Close(true)
-		conn.abandon()
+		sock.abandon()
 		return
 	}
 	s.log.Info("participant connected", "room", req.Room, "participant", req.Identity, "pID", sess.ParticipantSID(),
@@ -76,7 +76,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		"reconnect", req.Reconnect, "remote", r.RemoteAddr)
 	s.connStarted()
 	defer s.connEnded()
-	conn.serve(ws, sess)
+	sock.serve(ws, sess)
 }
 
 // handleValidate answers the /rtc checks without joining: 200 "success", or the status and text the

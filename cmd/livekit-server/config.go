@@ -203,6 +203,7 @@ type loaded struct {
 	level     slog.Level
 	json      bool
 	warnings  []string
+	alarms    []string // logged at error level: the node runs, but should not like this
 	version   bool
 	configSrc string
 }
@@ -244,6 +245,7 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 		return nil, err
 	}
 	res.warnings = append(res.warnings, cfg.unsupported()...)
+	res.alarms = cfg.weakSecrets(keys)
 	res.cfg, res.keys = cfg, keys
 	return res, nil
 }
@@ -349,11 +351,21 @@ func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
 	return nil
 }
 
-// checkKeys refuses a node without API keys (unless it only prints its version) and a webhook
-// configuration whose signing key is missing.
+// minSecretLength is the shortest API secret accepted without complaint outside --dev: an HS256
+// secret shorter than 32 bytes can be guessed offline from one captured token.
+const minSecretLength = 32
+
+// checkKeys refuses a node without API keys (unless it only prints its version), a key with an
+// empty secret (anyone could sign its tokens) and a webhook configuration whose signing key is
+// missing.
 func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
 	if len(keys) == 0 && !versionOnly {
 		return errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
+	}
+	for _, k := range keys.Keys() {
+		if secret, _ := keys.Secret(k); secret == "" {
+			return fmt.Errorf("API key %q has an empty secret", k)
+		}
 	}
 	if len(c.Webhook.URLs) > 0 {
 		if c.Webhook.APIKey == "" {
@@ -364,6 +376,21 @@ func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
 		}
 	}
 	return nil
+}
+
+// weakSecrets names the keys whose secrets are shorter than minSecretLength, unless the node runs
+// with --dev (whose well-known key is meant for local use only).
+func (c *Config) weakSecrets(keys auth.KeyProvider) []string {
+	if c.Dev {
+		return nil
+	}
+	var out []string
+	for _, k := range keys.Keys() {
+		if secret, _ := keys.Secret(k); len(secret) < minSecretLength {
+			out = append(out, fmt.Sprintf("API key %q has a secret shorter than %d bytes: its tokens can be forged by guessing it; use a long random secret", k, minSecretLength))
+		}
+	}
+	return out
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -55,6 +55,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	for _, w := range ld.warnings {
 		log.Warn(w)
 	}
+	for _, a := range ld.alarms {
+		log.Error(a)
+	}
 	if err := serve(ld, log); err != nil {
 		log.Error("server failed", "err", err)
 		return 1
@@ -87,11 +90,7 @@ func serve(ld *loaded, log *slog.Logger) error {
 		}
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	httpSrv := handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelDebug))
 	listeners, err := listen(cfg.listenAddrs())
 	if err != nil {
 		_ = node.Close(context.Background())

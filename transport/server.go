@@ -274,6 +274,7 @@ func withCORS(next http.Handler) http.Handler {
 	})
 }
 
+// writeText answers with a plain-text body.
 func writeText(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)

@@ -107,6 +107,10 @@ func withDefaults(cfg Config) Config {
 // UDPAddr is the address of the node's single ICE UDP port.
 func (n *Node) UDPAddr() string { return n.engine.UDPAddr().String() }
 
+// AutoCreate reports whether a join creates its room when the room does not exist
+// (RoomConfig.DisableAutoCreate unset). The edge reads it to answer /rtc/validate without joining.
+func (n *Node) AutoCreate() bool { return !n.cfg.Room.DisableAutoCreate }
+
 // Close disconnects every participant with leave{SERVER_SHUTDOWN}, closes every room and waits
 // until their actors are gone (or ctx ends), then stops the WebRTC engine.
 func (n *Node) Close(ctx context.Context) error {

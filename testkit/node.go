@@ -77,7 +77,6 @@ func Start(opts Options) (*Node, error) {
 		_ = node.Close(ctx)
 		return nil, fmt.Errorf("listening: %w", err)
 	}
-	opts.Server.DisableAutoCreate = cfg.Room.DisableAutoCreate
 	handler := transport.NewServer(opts.Server, node, auth.KeyProvider{APIKey: APISecret}, log)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -56,14 +57,22 @@ func grantsFrom(ctx context.Context) (*auth.ClaimGrants, bool) {
 }
 
 // withTwirpAuth verifies the bearer token of a Room API call before Twirp runs and stores its grants
-// in the request context. A missing token passes through without grants (the method then answers
-// unauthenticated); a present but bad token is answered here with a Twirp unauthenticated error
-// (JSON body, HTTP 401) so that every client parses it.
+// in the request context. A call without a token, or with one that does not verify, is answered
+// here with a Twirp unauthenticated error (JSON body, HTTP 401) before a byte of its body is read,
+// so that an anonymous client cannot make the node buffer bodies. An authenticated body is then held
+// to MaxRequestBodySize: a larger declared length is refused at once with HTTP 413 (Twirp code
+// malformed), and a body that runs past the limit fails Twirp's read (malformed). Requests other
+// than POST pass through: Twirp answers them bad_route without reading a body.
 func (s *Server) withTwirpAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
 		tok, err := tokenFromRequest(r)
 		if err == nil && tok == "" {
-			next.ServeHTTP(w, r)
+			s.log.Debug("room API call without a token", "path", r.URL.Path, "remote", r.RemoteAddr)
+			_ = twirp.WriteError(w, twirp.Unauthenticated.Error("missing access token"))
 			return
 		}
 		var grants *auth.ClaimGrants
@@ -76,6 +85,29 @@ func (s *Server) withTwirpAuth(next http.Handler) http.Handler {
 			_ = twirp.WriteError(w, twirp.Unauthenticated.Error(he.msg))
 			return
 		}
+		limit := s.cfg.MaxRequestBodySize
+		if r.ContentLength > limit {
+			s.log.Debug("room API body too large", "path", r.URL.Path, "bytes", r.ContentLength, "limit", limit)
+			writeTwirpStatus(w, http.StatusRequestEntityTooLarge, twirp.Malformed.Errorf("request body exceeds %d bytes", limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantsKey{}, grants)))
 	})
+}
+
+// writeTwirpStatus writes a Twirp JSON error body with an HTTP status of our choosing (Twirp maps
+// every code to its own status; clients read the code from the body).
+func writeTwirpStatus(w http.ResponseWriter, status int, terr twirp.Error) {
+	body, err := json.Marshal(struct {
+		Code string `json:"code"`
+		Msg  string `json:"msg"`
+	}{string(terr.Code()), terr.Msg()})
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"code":"internal","msg":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

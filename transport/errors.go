@@ -84,8 +84,6 @@ func joinHTTPError(err error) *httpError {
 
 // writeHTTPError answers with a plain-text body, the way LiveKit does before an upgrade.
 func writeHTTPError(w http.ResponseWriter, e *httpError) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.status)
-	_, _ = w.Write([]byte(e.msg))
+	writeText(w, e.status, e.msg)
 }

@@ -28,6 +28,8 @@ type fakeNode struct {
 	sessions chan *fakeSession
 	calls    []string
 	tree     []actors.ActorInfo
+
+	noAutoCreate bool // AutoCreate answers false
 }
 
 func newFakeNode() *fakeNode {
@@ -117,6 +119,8 @@ func (f *fakeNode) UpdateRoomMetadata(_ context.Context, room, md string) (*live
 }
 
 func (f *fakeNode) Tree() []actors.ActorInfo { return f.tree }
+
+func (f *fakeNode) AutoCreate() bool { return !f.noAutoCreate }
 
 func (f *fakeNode) join(_ context.Context, req actors.JoinRequest) (session, error) {
 	if f.joinErr != nil {

@@ -94,3 +94,42 @@ func TestWithRealNode(t *testing.T) {
 		t.Errorf("second DeleteRoom: %v", err)
 	}
 }
+
+// TestValidateAutoCreateOffRealNode: with auto-create off on the node (and nowhere else),
+// /rtc/validate answers 404 for a room that does not exist and 200 once the Room API created it.
+func TestValidateAutoCreateOffRealNode(t *testing.T) {
+	node, err := actors.NewNode(actors.Config{
+		Logger: testLogger(),
+		Media:  media.Config{LoopbackOnly: true},
+		Room:   actors.RoomConfig{DisableAutoCreate: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = node.Close(ctx)
+	})
+	srv := httptest.NewServer(NewServer(ServerConfig{}, node, testKeys, testLogger()))
+	t.Cleanup(srv.Close)
+	validate := func() (int, string) {
+		res, err := srv.Client().Get(srv.URL + "/rtc/validate?access_token=" + token(t, "alice", joinGrant("r1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, string(body)
+	}
+	if code, body := validate(); code != 404 || body != "requested room does not exist" {
+		t.Fatalf("validate before CreateRoom: %d %s", code, body)
+	}
+	rs := livekit.NewRoomServiceProtobufClient(srv.URL, srv.Client())
+	if _, err := rs.CreateRoom(withBearer(t, serviceToken(t, &auth.VideoGrant{RoomCreate: true})), &livekit.CreateRoomRequest{Name: "r1"}); err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	if code, body := validate(); code != 200 || body != "success" {
+		t.Fatalf("validate after CreateRoom: %d %s", code, body)
+	}
+}

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/twitchtv/twirp"
@@ -12,7 +11,8 @@ import (
 )
 
 // roomService implements the Twirp RoomService on top of the node. Every method checks the caller's
-// grant first (PROTOCOL.md §5), then validates its input, then makes one actor request (bounded by
+// grant first (roomCreate for CreateRoom and DeleteRoom, roomList for ListRooms, roomAdmin on the
+// named room for the others), then validates its input, then makes one actor request (bounded by
 // the node's request timeout) and maps actor errors to Twirp codes (errors.go).
 //
 // Authorization codes: no token, or a token that does not verify → unauthenticated (401); a valid
@@ -90,24 +90,14 @@ func requireAdmin(ctx context.Context, room string) error {
 	return nil
 }
 
+// checkRoomName checks a required room name.
 func (rs *roomService) checkRoomName(name string) error {
-	switch {
-	case name == "":
-		return twirp.RequiredArgumentError("room")
-	case len(name) > rs.s.cfg.MaxRoomNameLength:
-		return twirp.InvalidArgumentError("room", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxRoomNameLength))
-	}
-	return nil
+	return rs.s.cfg.checkNamesTwirp(nameCheck{roomName, name, true})
 }
 
+// checkIdentity checks a required participant identity.
 func (rs *roomService) checkIdentity(identity string) error {
-	switch {
-	case identity == "":
-		return twirp.RequiredArgumentError("identity")
-	case len(identity) > rs.s.cfg.MaxIdentityLength:
-		return twirp.InvalidArgumentError("identity", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxIdentityLength))
-	}
-	return nil
+	return rs.s.cfg.checkNamesTwirp(nameCheck{identityName, identity, true})
 }
 
 // CreateRoom creates a room or returns the existing one of that name.
@@ -215,11 +205,12 @@ func (rs *roomService) UpdateParticipant(ctx context.Context, req *livekit.Updat
 	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
 		return nil, err
 	}
-	if err := rs.checkIdentity(req.GetIdentity()); err != nil {
+	// The identity must be given; a new name (optional) is held to the name limit.
+	if err := rs.s.cfg.checkNamesTwirp(
+		nameCheck{identityName, req.GetIdentity(), true},
+		nameCheck{displayName, req.GetName(), false},
+	); err != nil {
 		return nil, err
-	}
-	if len(req.GetName()) > rs.s.cfg.MaxIdentityLength {
-		return nil, twirp.InvalidArgumentError("name", fmt.Sprintf("is longer than %d bytes", rs.s.cfg.MaxIdentityLength))
 	}
 	p, err := rs.s.node.UpdateParticipant(ctx, req)
 	if err != nil {

@@ -64,7 +64,8 @@ var roomCalls = map[string]func(ctx context.Context, c livekit.RoomService) erro
 	},
 }
 
-// neededGrant is the grant each method requires (PROTOCOL.md §5).
+// neededGrant is the grant each method requires: roomCreate, roomList, or (the default) roomAdmin
+// on the named room.
 var neededGrant = map[string]*auth.VideoGrant{
 	"CreateRoom": {RoomCreate: true},
 	"DeleteRoom": {RoomCreate: true},

@@ -51,13 +51,13 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	conn := newSignalConn(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
-	req.Sink = conn
+	sock := newParticipantSocket(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
+	req.Sink = sock
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.JoinTimeout)
 	sess, err := s.node.join(ctx, req)
 	cancel()
 	if err != nil {
-		conn.abandon()
+		sock.abandon()
 		herr := joinHTTPError(err)
 		s.reject(r, herr)
 		writeHTTPError(w, herr)
@@ -68,7 +68,7 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		// Upgrade has answered the client already.
 		s.log.Info("websocket upgrade failed after join", "room", req.Room, "participant", req.Identity, "err", err)
 		sess.Close(true)
-		conn.abandon()
+		sock.abandon()
 		return
 	}
 	s.log.Info("participant connected", "room", req.Room, "participant", req.Identity, "pID", sess.ParticipantSID(),
@@ -76,14 +76,14 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		"reconnect", req.Reconnect, "remote", r.RemoteAddr)
 	s.connStarted()
 	defer s.connEnded()
-	conn.serve(ws, sess)
+	sock.serve(ws, sess)
 }
 
 // handleValidate answers the /rtc checks without joining: 200 "success", or the status and text the
 // upgrade would have failed with.
 func (s *Server) handleValidate(w http.ResponseWriter, r *http.Request) {
 	req, herr := s.admit(r)
-	if herr == nil && s.cfg.DisableAutoCreate {
+	if herr == nil && !s.node.AutoCreate() {
 		rooms, err := s.node.ListRooms(r.Context(), []string{req.Room})
 		switch {
 		case err != nil:
@@ -132,17 +132,12 @@ func (s *Server) admit(r *http.Request) (actors.JoinRequest, *httpError) {
 	if grants.Video == nil || !grants.Video.RoomJoin {
 		return actors.JoinRequest{}, newHTTPError(http.StatusUnauthorized, "permissions denied", nil)
 	}
-	switch {
-	case grants.Identity == "":
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, "identity cannot be empty", nil)
-	case grants.Video.Room == "":
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, "no room name", nil)
-	case len(grants.Identity) > s.cfg.MaxIdentityLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("identity is longer than %d bytes", s.cfg.MaxIdentityLength), nil)
-	case len(grants.Video.Room) > s.cfg.MaxRoomNameLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("room name is longer than %d bytes", s.cfg.MaxRoomNameLength), nil)
-	case len(grants.Name) > s.cfg.MaxNameLength:
-		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, fmt.Sprintf("name is longer than %d bytes", s.cfg.MaxNameLength), nil)
+	if ne := s.cfg.checkNames(
+		nameCheck{identityName, grants.Identity, true},
+		nameCheck{roomName, grants.Video.Room, true},
+		nameCheck{displayName, grants.Name, false},
+	); ne != nil {
+		return actors.JoinRequest{}, newHTTPError(http.StatusBadRequest, ne.Error(), nil)
 	}
 
 	q := r.URL.Query()

@@ -58,7 +58,8 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			node := newFakeNode()
 			node.rooms["r1"] = true
-			srv := startServer(t, ServerConfig{DisableAutoCreate: tc.noAutoRoom}, node)
+			node.noAutoCreate = tc.noAutoRoom
+			srv := startServer(t, ServerConfig{}, node)
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/rtc/validate?"+tc.query, nil)
 			if tc.header != "" {
 				req.Header.Set("Authorization", tc.header)

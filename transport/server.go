@@ -6,6 +6,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"log"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -33,12 +34,20 @@ type ServerConfig struct {
 	WriteTimeout time.Duration
 	// JoinTimeout bounds Node.Join during the upgrade (default 10 s).
 	JoinTimeout time.Duration
-	// DisableAutoCreate mirrors actors.RoomConfig.DisableAutoCreate so that /rtc/validate can answer
-	// 404 for a missing room without joining.
-	DisableAutoCreate bool
 	// MaxRoomNameLength, MaxIdentityLength and MaxNameLength cap names taken from tokens and
 	// requests (default 256 bytes each); longer ones are refused with 400.
 	MaxRoomNameLength, MaxIdentityLength, MaxNameLength int
+	// MaxRequestBodySize caps the body of one Room API call (default 1 MiB). A larger declared body
+	// is refused with 413 before it is read; a longer streamed one fails as malformed.
+	MaxRequestBodySize int64
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s), ReadTimeout reading a
+	// whole request, body included (default 30 s), and IdleTimeout how long a kept-alive
+	// connection may wait for its next request (default 120 s). When ReadTimeout passes while a
+	// handler still runs, net/http cancels the request's context, so it must exceed JoinTimeout
+	// (/rtc joins before it upgrades) and the node's request timeout. An upgraded /rtc WebSocket is bound by none of
+	// them: the upgrade clears the connection's deadlines, and the socket's own rate limit and the
+	// client's pings govern it from then on.
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
 	// DisableDebug removes the /debug/ routes.
 	DisableDebug bool
 	// Metrics, when set, is served at /metrics.
@@ -63,6 +72,18 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.JoinTimeout <= 0 {
 		c.JoinTimeout = 10 * time.Second
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.MaxRequestBodySize <= 0 {
+		c.MaxRequestBodySize = 1 << 20
 	}
 	if c.MaxRoomNameLength <= 0 {
 		c.MaxRoomNameLength = 256
@@ -90,6 +111,8 @@ type backend interface {
 	UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error
 	SendData(ctx context.Context, req *livekit.SendDataRequest) error
 	UpdateRoomMetadata(ctx context.Context, room, metadata string) (*livekit.Room, error)
+	// AutoCreate reports whether a join creates a missing room.
+	AutoCreate() bool
 	Tree() []actors.ActorInfo
 	join(ctx context.Context, req actors.JoinRequest) (session, error)
 }
@@ -206,6 +229,20 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
+// HTTPServer returns an http.Server for s with the header, read and idle timeouts of its config, so
+// that a client cannot hold a connection open by sending its request slowly. It sets no write
+// timeout: Room API calls are bounded by the node's request timeout, and a write deadline would
+// outlive the upgrade of a long-lived /rtc connection. errorLog may be nil.
+func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          errorLog,
+	}
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -237,6 +274,7 @@ func withCORS(next http.Handler) http.Handler {
 	})
 }
 
+// writeText answers with a plain-text body.
 func writeText(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)

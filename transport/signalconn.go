@@ -17,7 +17,7 @@ import (
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
-// Errors returned by signalConn.Send.
+// Errors returned by participantSocket.Send.
 var (
 	errSinkClosed = errors.New("signal connection is closed")
 	errQueueFull  = errors.New("signal queue is full")
@@ -26,9 +26,9 @@ var (
 // closeControlTimeout bounds the write of a close frame.
 const closeControlTimeout = time.Second
 
-// signalConn is one signalling WebSocket. It is the participant's actors.SignalSink: actors push
-// responses into a bounded queue without ever blocking, and one writer goroutine turns them into
-// frames. The handler goroutine runs the read loop and hands decoded requests to the session.
+// participantSocket is the server side of one participant's signalling WebSocket. It is the
+// participant's actors.SignalSink: actors push responses into a bounded queue without ever
+// blocking, and one writer goroutine turns them into frames. The handler goroutine runs the read loop and hands decoded requests to the session.
 //
 // Frames are binary protobuf. If the client ever sends a text frame, the connection switches to
 // protojson text frames for everything it writes afterwards (LiveKit's behaviour).
@@ -37,7 +37,7 @@ const closeControlTimeout = time.Second
 // queue, a malformed request or a write error kills the socket at once with a close reason; the
 // read loop ending tells the session, with abrupt=true unless a leave was received or the actor
 // itself closed the connection.
-type signalConn struct {
+type participantSocket struct {
 	cfg ServerConfig
 	log *slog.Logger
 
@@ -55,10 +55,12 @@ type signalConn struct {
 	closeReason string
 }
 
-var _ actors.SignalSink = (*signalConn)(nil)
+var _ actors.SignalSink = (*participantSocket)(nil)
 
-func newSignalConn(cfg ServerConfig, log *slog.Logger) *signalConn {
-	return &signalConn{
+// newParticipantSocket returns a socket with an empty queue; serve binds it to the upgraded
+// WebSocket.
+func newParticipantSocket(cfg ServerConfig, log *slog.Logger) *participantSocket {
+	return &participantSocket{
 		cfg:      cfg,
 		log:      log,
 		queue:    make(chan *livekit.SignalResponse, cfg.SignalQueueSize),
@@ -70,7 +72,7 @@ func newSignalConn(cfg ServerConfig, log *slog.Logger) *signalConn {
 // Send queues one response. It never blocks: when the queue is full the client is too slow to
 // follow the room, and the connection is closed (1013 try again later) rather than stalling the
 // actor that sends.
-func (c *signalConn) Send(m *livekit.SignalResponse) error {
+func (c *participantSocket) Send(m *livekit.SignalResponse) error {
 	if m == nil {
 		return nil
 	}
@@ -92,12 +94,12 @@ func (c *signalConn) Send(m *livekit.SignalResponse) error {
 }
 
 // Close flushes what is queued, then closes the connection normally. Further Sends fail.
-func (c *signalConn) Close() {
+func (c *participantSocket) Close() {
 	c.drainOnce.Do(func() { close(c.draining) })
 }
 
 // drainRequested reports whether Close was called.
-func (c *signalConn) drainRequested() bool {
+func (c *participantSocket) drainRequested() bool {
 	select {
 	case <-c.draining:
 		return true
@@ -108,7 +110,7 @@ func (c *signalConn) drainRequested() bool {
 
 // kill ends the connection now, telling the client why with a close frame. Only the first call
 // counts. Before the socket exists (join or upgrade failed) it just marks the connection dead.
-func (c *signalConn) kill(code int, reason string) {
+func (c *participantSocket) kill(code int, reason string) {
 	c.deadOnce.Do(func() {
 		c.mu.Lock()
 		c.closeCode, c.closeReason = code, reason
@@ -126,7 +128,7 @@ func (c *signalConn) kill(code int, reason string) {
 // in flight (the rest of an oversized frame, a flood) until the client's own close frame or a
 // second passes. Closing with unread input would make the kernel reset the connection, and the
 // reset can destroy the close frame before the client reads it.
-func (c *signalConn) refuseInput(ws *websocket.Conn, code int, reason string) {
+func (c *participantSocket) refuseInput(ws *websocket.Conn, code int, reason string) {
 	first := false
 	c.deadOnce.Do(func() {
 		first = true
@@ -150,7 +152,7 @@ func (c *signalConn) refuseInput(ws *websocket.Conn, code int, reason string) {
 }
 
 // abandon drops a connection whose socket never came to be.
-func (c *signalConn) abandon() { c.kill(websocket.CloseGoingAway, "") }
+func (c *participantSocket) abandon() { c.kill(websocket.CloseGoingAway, "") }
 
 func closeWS(ws *websocket.Conn, code int, reason string) {
 	msg := websocket.FormatCloseMessage(code, reason)
@@ -159,7 +161,7 @@ func closeWS(ws *websocket.Conn, code int, reason string) {
 }
 
 // attach binds the upgraded socket. If the connection died in between, the socket is closed at once.
-func (c *signalConn) attach(ws *websocket.Conn) {
+func (c *participantSocket) attach(ws *websocket.Conn) {
 	c.mu.Lock()
 	c.ws = ws
 	code, reason := c.closeCode, c.closeReason
@@ -173,7 +175,7 @@ func (c *signalConn) attach(ws *websocket.Conn) {
 
 // serve runs the connection until it ends: a writer goroutine drains the queue while this goroutine
 // reads. It returns after the session has been told and the writer has stopped.
-func (c *signalConn) serve(ws *websocket.Conn, sess session) {
+func (c *participantSocket) serve(ws *websocket.Conn, sess session) {
 	c.attach(ws)
 	writerDone := make(chan struct{})
 	go func() {
@@ -197,7 +199,7 @@ func (c *signalConn) serve(ws *websocket.Conn, sess session) {
 // per-connection rate allows (1008). Dropping excess requests instead would desynchronise
 // negotiation (a lost answer or trickle leaves a PeerConnection half set up), so a client that
 // floods is told and cut off; well-behaved clients send a few requests a second.
-func (c *signalConn) readLoop(ws *websocket.Conn, sess session) (leave bool) {
+func (c *participantSocket) readLoop(ws *websocket.Conn, sess session) (leave bool) {
 	limiter := newRateLimiter(c.cfg.SignalRateLimit, c.cfg.SignalRateBurst, time.Now())
 	// WebSocket pings count against the same budget: each one costs the node a pong.
 	ws.SetPingHandler(func(appData string) error {
@@ -337,7 +339,7 @@ func (l *rateLimiter) allow(now time.Time) bool {
 }
 
 // writeLoop is the only writer of data frames on ws.
-func (c *signalConn) writeLoop(ws *websocket.Conn) {
+func (c *participantSocket) writeLoop(ws *websocket.Conn) {
 	for {
 		select {
 		case m := <-c.queue:
@@ -356,7 +358,7 @@ func (c *signalConn) writeLoop(ws *websocket.Conn) {
 }
 
 // flush writes whatever is queued. It returns false if the socket broke.
-func (c *signalConn) flush(ws *websocket.Conn) bool {
+func (c *participantSocket) flush(ws *websocket.Conn) bool {
 	for {
 		select {
 		case m := <-c.queue:
@@ -370,7 +372,7 @@ func (c *signalConn) flush(ws *websocket.Conn) bool {
 }
 
 // write sends one frame. It returns false when the socket is broken (and then kills it).
-func (c *signalConn) write(ws *websocket.Conn, m *livekit.SignalResponse) bool {
+func (c *participantSocket) write(ws *websocket.Conn, m *livekit.SignalResponse) bool {
 	var (
 		data []byte
 		err  error

@@ -203,6 +203,7 @@ type loaded struct {
 	level     slog.Level
 	json      bool
 	warnings  []string
+	alarms    []string // logged at error level: the node runs, but should not like this
 	version   bool
 	configSrc string
 }
@@ -226,30 +227,60 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	if fv.dev {
 		cfg.applyDev()
 	}
+	if err := res.readYAML(fv.configFile, getenv, readFile, &cfg); err != nil {
+		return nil, err
+	}
+	keys, err := overrideKeys(auth.KeyProvider(cfg.Keys), getenv("LIVEKIT_KEYS"), fv.keys)
+	if err != nil {
+		return nil, err
+	}
+	fv.applyTo(&cfg, set)
+	if err := res.setLogging(&cfg, fv.logLevel, fv.logFormat); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkKeys(keys, res.version); err != nil {
+		return nil, err
+	}
+	res.warnings = append(res.warnings, cfg.unsupported()...)
+	res.alarms = cfg.weakSecrets(keys)
+	res.cfg, res.keys = cfg, keys
+	return res, nil
+}
 
+// readYAML decodes the config file (path, else the LIVEKIT_CONFIG variable's body, else nothing)
+// over cfg and records its unknown keys as a warning.
+func (res *loaded) readYAML(path string, getenv func(string) string, readFile func(string) ([]byte, error), cfg *Config) error {
 	var body []byte
 	switch {
-	case fv.configFile != "":
-		b, err := readFile(fv.configFile)
+	case path != "":
+		b, err := readFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("reading config: %w", err)
+			return fmt.Errorf("reading config: %w", err)
 		}
-		body, res.configSrc = b, fv.configFile
+		body, res.configSrc = b, path
 	case getenv("LIVEKIT_CONFIG") != "":
 		body, res.configSrc = []byte(getenv("LIVEKIT_CONFIG")), "LIVEKIT_CONFIG"
 	}
-	if len(body) > 0 {
-		unknown, err := decodeYAML(body, &cfg)
-		if err != nil {
-			return nil, fmt.Errorf("config %s: %w", res.configSrc, err)
-		}
-		if len(unknown) > 0 {
-			res.warnings = append(res.warnings, fmt.Sprintf("config %s: ignoring unknown or unsupported keys: %s", res.configSrc, strings.Join(unknown, ", ")))
-		}
+	if len(body) == 0 {
+		return nil
 	}
+	unknown, err := decodeYAML(body, cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", res.configSrc, err)
+	}
+	if len(unknown) > 0 {
+		res.warnings = append(res.warnings, fmt.Sprintf("config %s: ignoring unknown or unsupported keys: %s", res.configSrc, strings.Join(unknown, ", ")))
+	}
+	return nil
+}
 
-	keys := auth.KeyProvider(cfg.Keys)
-	for _, src := range []struct{ name, val string }{{"LIVEKIT_KEYS", getenv("LIVEKIT_KEYS")}, {"--keys", fv.keys}} {
+// overrideKeys returns the key set: the LIVEKIT_KEYS variable replaces the config file's keys, and
+// --keys replaces both.
+func overrideKeys(keys auth.KeyProvider, env, flagVal string) (auth.KeyProvider, error) {
+	for _, src := range []struct{ name, val string }{{"LIVEKIT_KEYS", env}, {"--keys", flagVal}} {
 		if src.val == "" {
 			continue
 		}
@@ -259,7 +290,11 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 		}
 		keys = k
 	}
+	return keys, nil
+}
 
+// applyTo copies the flags given on the command line (set) over cfg.
+func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 	if set["bind"] {
 		cfg.BindAddresses = fv.bind
 	}
@@ -296,37 +331,66 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	if set["signal-rate"] {
 		cfg.Limit.SignalMessagesPerSecond = fv.signalRate
 	}
+}
 
-	level := firstNonEmpty(fv.logLevel, cfg.Logging.Level, cfg.LogLevel, "info")
+// setLogging picks the log level (--log-level, logging.level, log_level, else info) and format
+// (--log-format, else logging.json).
+func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
+	level := firstNonEmpty(levelFlag, cfg.Logging.Level, cfg.LogLevel, "info")
 	if err := res.level.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	switch fv.logFormat {
+	switch formatFlag {
 	case "", "text":
 		res.json = cfg.Logging.JSON
 	case "json":
 		res.json = true
 	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", fv.logFormat)
+		return fmt.Errorf("--log-format %q: want text or json", formatFlag)
 	}
+	return nil
+}
 
-	if err := cfg.validate(); err != nil {
-		return nil, err
+// minSecretLength is the shortest API secret accepted without complaint outside --dev: an HS256
+// secret shorter than 32 bytes can be guessed offline from one captured token.
+const minSecretLength = 32
+
+// checkKeys refuses a node without API keys (unless it only prints its version), a key with an
+// empty secret (anyone could sign its tokens) and a webhook configuration whose signing key is
+// missing.
+func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
+	if len(keys) == 0 && !versionOnly {
+		return errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
 	}
-	if len(keys) == 0 && !res.version {
-		return nil, errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
-	}
-	if len(cfg.Webhook.URLs) > 0 {
-		if cfg.Webhook.APIKey == "" {
-			return nil, errors.New("webhook.urls needs webhook.api_key to sign events")
+	for _, k := range keys.Keys() {
+		if secret, _ := keys.Secret(k); secret == "" {
+			return fmt.Errorf("API key %q has an empty secret", k)
 		}
-		if _, ok := keys.Secret(cfg.Webhook.APIKey); !ok {
-			return nil, fmt.Errorf("webhook.api_key %q is not one of the configured keys", cfg.Webhook.APIKey)
+	}
+	if len(c.Webhook.URLs) > 0 {
+		if c.Webhook.APIKey == "" {
+			return errors.New("webhook.urls needs webhook.api_key to sign events")
+		}
+		if _, ok := keys.Secret(c.Webhook.APIKey); !ok {
+			return fmt.Errorf("webhook.api_key %q is not one of the configured keys", c.Webhook.APIKey)
 		}
 	}
-	res.warnings = append(res.warnings, cfg.unsupported()...)
-	res.cfg, res.keys = cfg, keys
-	return res, nil
+	return nil
+}
+
+// weakSecrets names the keys whose secrets are shorter than minSecretLength, unless the node runs
+// with --dev (whose well-known key is meant for local use only).
+func (c *Config) weakSecrets(keys auth.KeyProvider) []string {
+	if c.Dev {
+		return nil
+	}
+	var out []string
+	for _, k := range keys.Keys() {
+		if secret, _ := keys.Secret(k); len(secret) < minSecretLength {
+			out = append(out, fmt.Sprintf("API key %q has a secret shorter than %d bytes: its tokens can be forged by guessing it; use a long random secret", k, minSecretLength))
+		}
+	}
+	return out
 }
 
 func firstNonEmpty(vals ...string) string {
@@ -495,7 +559,6 @@ func (c *Config) serverConfig() transport.ServerConfig {
 		MaxRoomNameLength:    c.Limit.MaxRoomNameLength,
 		MaxIdentityLength:    c.Limit.MaxParticipantIdentityLength,
 		MaxNameLength:        c.Limit.MaxParticipantNameLength,
-		DisableAutoCreate:    c.Room.AutoCreate != nil && !*c.Room.AutoCreate,
 		DisableDebug:         !c.DebugPages,
 	}
 }

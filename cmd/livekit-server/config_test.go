@@ -129,9 +129,6 @@ func TestLoadConfig(t *testing.T) {
 			if len(nc.ICEServers) != 1 || nc.ICEServers[0].Urls[0] != "stun:stun.example.org:3478" {
 				t.Errorf("ice = %v", nc.ICEServers)
 			}
-			if !c.serverConfig().DisableAutoCreate {
-				t.Error("transport does not know auto-create is off")
-			}
 			all := strings.Join(ld.warnings, "\n")
 			for _, want := range []string{"redis", "turn", "rtc.port_range_start", "use_external_ip", "rtc.ips"} {
 				if !strings.Contains(all, want) {

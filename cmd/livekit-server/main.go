@@ -55,6 +55,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	for _, w := range ld.warnings {
 		log.Warn(w)
 	}
+	for _, a := range ld.alarms {
+		log.Error(a)
+	}
 	if err := serve(ld, log); err != nil {
 		log.Error("server failed", "err", err)
 		return 1
@@ -76,52 +79,22 @@ func serve(ld *loaded, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var hooks *webhook.Notifier
-	if len(cfg.Webhook.URLs) > 0 {
-		secret, _ := ld.keys.Secret(cfg.Webhook.APIKey)
-		n, err := webhook.New(webhook.Config{URLs: cfg.Webhook.URLs, APIKey: cfg.Webhook.APIKey, APISecret: secret, Logger: log})
-		if err != nil {
-			return err
-		}
-		hooks = n
-		log.Info("webhooks enabled", "urls", cfg.Webhook.URLs)
+	hooks, err := startWebhooks(ld, log)
+	if err != nil {
+		return err
 	}
-	metricsOpts := transport.MetricsOptions{}
-	nodeCfg := cfg.nodeConfig(version, log)
-	if hooks != nil {
-		metricsOpts.Webhooks = hooks
-		nodeCfg.Events = hooks.Notify
-	}
-	metrics := transport.NewMetrics(metricsOpts)
-
-	node, err := actors.NewNode(nodeCfg)
+	node, handler, err := startNode(ld, hooks, log)
 	if err != nil {
 		if hooks != nil {
 			_ = hooks.Close(context.Background())
 		}
-		return fmt.Errorf("starting node: %w", err)
+		return err
 	}
-	metrics.Attach(node)
-	srvCfg := cfg.serverConfig()
-	srvCfg.Metrics = metrics
-	handler := transport.NewServer(srvCfg, node, ld.keys, log)
-	httpSrv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-
-	var listeners []net.Listener
-	for _, addr := range cfg.listenAddrs() {
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, prev := range listeners {
-				_ = prev.Close()
-			}
-			_ = node.Close(context.Background())
-			return fmt.Errorf("listening on %s: %w", addr, err)
-		}
-		listeners = append(listeners, l)
+	httpSrv := handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelDebug))
+	listeners, err := listen(cfg.listenAddrs())
+	if err != nil {
+		_ = node.Close(context.Background())
+		return err
 	}
 	serveErr := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -138,8 +111,67 @@ func serve(ld *loaded, log *slog.Logger) error {
 		failure = fmt.Errorf("http server: %w", err)
 	}
 	stop() // a second signal now kills the process the default way
+	shutdown(cfg.DrainTimeout, node, handler, hooks, httpSrv, log)
+	log.Info("stopped")
+	return failure
+}
 
-	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+// startWebhooks returns the webhook notifier, or nil when no webhook URL is configured.
+func startWebhooks(ld *loaded, log *slog.Logger) (*webhook.Notifier, error) {
+	wh := ld.cfg.Webhook
+	if len(wh.URLs) == 0 {
+		return nil, nil
+	}
+	secret, _ := ld.keys.Secret(wh.APIKey)
+	n, err := webhook.New(webhook.Config{URLs: wh.URLs, APIKey: wh.APIKey, APISecret: secret, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("starting webhooks: %w", err)
+	}
+	log.Info("webhooks enabled", "urls", wh.URLs)
+	return n, nil
+}
+
+// startNode starts the actors node (its events going to hooks, when set) and builds the HTTP
+// handler in front of it, /metrics included.
+func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.Node, *transport.Server, error) {
+	metricsOpts := transport.MetricsOptions{}
+	nodeCfg := ld.cfg.nodeConfig(version, log)
+	if hooks != nil {
+		metricsOpts.Webhooks = hooks
+		nodeCfg.Events = hooks.Notify
+	}
+	metrics := transport.NewMetrics(metricsOpts)
+	node, err := actors.NewNode(nodeCfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("starting node: %w", err)
+	}
+	metrics.Attach(node)
+	srvCfg := ld.cfg.serverConfig()
+	srvCfg.Metrics = metrics
+	return node, transport.NewServer(srvCfg, node, ld.keys, log), nil
+}
+
+// listen opens a TCP listener on every address, or none when one fails.
+func listen(addrs []string) ([]net.Listener, error) {
+	var listeners []net.Listener
+	for _, addr := range addrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, prev := range listeners {
+				_ = prev.Close()
+			}
+			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
+}
+
+// shutdown closes the node (every participant gets leave SERVER_SHUTDOWN), lets the signal
+// connections flush and close, delivers the last webhooks, then stops the HTTP server. The first
+// three share drainTimeout.
+func shutdown(drainTimeout time.Duration, node *actors.Node, handler *transport.Server, hooks *webhook.Notifier, httpSrv *http.Server, log *slog.Logger) {
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := node.Close(drainCtx); err != nil {
 		log.Warn("node did not close cleanly", "err", err)
@@ -159,6 +191,4 @@ func serve(ld *loaded, log *slog.Logger) error {
 	if err := httpSrv.Shutdown(shutCtx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
-	log.Info("stopped")
-	return failure
 }

@@ -27,8 +27,8 @@ import (
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
 
-// version is reported to clients as server_info.version; livekit-client refuses servers below 1.8.0.
-const version = "1.9.0"
+// version is the node's own version string: the LiveKit server version it reports to clients.
+const version = actors.ServerVersion
 
 // shutdownTimeout bounds http.Server.Shutdown once the node has closed.
 const shutdownTimeout = 5 * time.Second

@@ -1,3 +1,14 @@
+// This file holds DownTrack, one subscriber's copy of a published track.
+//
+// Who writes what: the munger, the reused headers and the seq map are written
+// only under DownTrack.mu, by whichever goroutine delivers a packet (the
+// receiver's forwarder or one fan-out writer) or answers a NACK (the RTCP
+// goroutine). The atomics are control flags: the subscriber's participant
+// actor flips paused and target, pion flips bound, the fan-out dispatcher
+// flips stalled and gapAt, and the delivering goroutine flips cur, needKey,
+// failed and the counters. The receiver's subscriber snapshot is not the
+// DownTrack's: only the track actor adds it there or takes it out.
+
 package media
 
 import (
@@ -65,12 +76,11 @@ type DownTrack struct {
 	target atomic.Int32
 	cur    atomic.Int32 // written only under mu; read lock-free as a fast filter
 
-	onFailed   atomic.Pointer[func(error)]
-	failOnce   sync.Once
-	loggedErr  atomic.Bool
-	rtcpOnce   sync.Once
-	rtcpDone   chan struct{}
-	rtcpActive atomic.Bool
+	onFailed  atomic.Pointer[func(error)]
+	failOnce  sync.Once
+	loggedErr atomic.Bool
+	rtcpOnce  sync.Once
+	rtcpDone  chan struct{}
 
 	// mu serialises writes: the munger, the reused headers and the seq map.
 	mu      sync.Mutex
@@ -179,7 +189,10 @@ func (d *DownTrack) SSRC() uint32 {
 }
 
 // OnWriteFailed registers fn to run once, on its own goroutine, when the
-// transport reports it is closed. The owner then removes the subscriber.
+// transport reports it is closed; from then on the DownTrack writes nothing.
+// It is the only report, however many packets fail: fn should tell the
+// track actor, which takes the DownTrack out of the snapshot and
+// unsubscribes its subscriber.
 func (d *DownTrack) OnWriteFailed(fn func(error)) { d.onFailed.Store(&fn) }
 
 // SetPaused stops (true) or resumes (false) forwarding. Resume continues the
@@ -271,30 +284,49 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.dropped.Add(1)
 		return
 	}
-	if int32(layer) != d.cur.Load() {
-		t := d.effectiveTarget()
-		if int(layer) != t {
-			return
-		}
-		if !p.keyframe {
-			// Waiting for the target layer's keyframe: keep asking (the receiver
-			// throttles to one PLI per layer per pliInterval). A single request is
-			// not enough: its keyframe may arrive before this subscriber's
-			// transport is up, and a subscriber that gets no packets never sends
-			// a PLI of its own, so it would stay black until the next keyframe.
-			d.r.keepAskingKeyframe(t)
-			return
-		}
+	if int32(layer) != d.cur.Load() && !d.mayCompleteSwitch(layer, p) {
+		return
 	}
 	d.mu.Lock()
+	if !d.admitLocked(layer, p) {
+		d.mu.Unlock()
+		return
+	}
+	n, err := d.sendLocked(b, layer, p)
+	d.mu.Unlock()
+	d.written(layer, p, n, err)
+}
+
+// mayCompleteSwitch is the lock-free filter for a packet of a layer other
+// than the current one: only a keyframe of the target layer may go on.
+func (d *DownTrack) mayCompleteSwitch(layer int8, p *packet) bool {
+	t := d.effectiveTarget()
+	if int(layer) != t {
+		return false
+	}
+	if !p.keyframe {
+		// Waiting for the target layer's keyframe: keep asking (the receiver
+		// throttles to one PLI per layer per pliInterval). A single request is
+		// not enough: its keyframe may arrive before this subscriber's
+		// transport is up, and a subscriber that gets no packets never sends
+		// a PLI of its own, so it would stay black until the next keyframe.
+		d.r.keepAskingKeyframe(t)
+		return false
+	}
+	return true
+}
+
+// admitLocked decides, with mu held, whether p is forwarded: it completes a
+// pending layer switch at a keyframe, holds video back after a gap until the
+// next keyframe, and marks the munger for a resync where one is due.
+func (d *DownTrack) admitLocked(layer int8, p *packet) bool {
 	if d.reachedGap(layer, p.hdr.SequenceNumber) {
 		d.needKey.Store(true)
 	}
 	if cur := d.cur.Load(); int32(layer) != cur {
 		// Re-checked under the lock: another layer's goroutine may have switched.
 		if !p.keyframe || int(layer) != d.effectiveTarget() {
-			d.mu.Unlock()
-			return
+			return false
 		}
 		if cur >= 0 {
 			d.layerSwitches.Add(1)
@@ -305,10 +337,9 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.gapAt.Store(0) // a gap in the old layer no longer matters
 	} else if d.needKey.Load() {
 		if !p.keyframe {
-			d.mu.Unlock()
 			d.dropped.Add(1)
 			d.r.keepAskingKeyframe(int(layer))
-			return
+			return false
 		}
 		// Continue without a gap: the skipped packets are not worth NACKs.
 		d.needKey.Store(false)
@@ -317,21 +348,33 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 	if d.resyncReq.Swap(false) {
 		d.m.setResync()
 	}
+	return true
+}
+
+// sendLocked translates p into the outgoing sequence and timestamp space,
+// remembers the mapping for NACKs and writes it, with mu held. A packet the
+// munger refuses counts as dropped and reports n = -1.
+func (d *DownTrack) sendLocked(b *binding, layer int8, p *packet) (int, error) {
 	in := &p.hdr
 	outSeq, outTS, ok := d.m.translate(in.SequenceNumber, in.Timestamp, p.arrival)
 	if !ok {
-		d.mu.Unlock()
 		d.dropped.Add(1)
-		return
+		return -1, nil
 	}
 	e := &d.seqMap[outSeq%seqMapSize]
 	e.out, e.in, e.layer, e.tsOff, e.valid = outSeq, in.SequenceNumber, layer, outTS-in.Timestamp, true
 	h := &d.hdr
 	fillHeader(h, b, in.Marker, outSeq, outTS)
-	n, err := b.w.WriteRTP(h, p.payload)
-	d.mu.Unlock()
+	return b.w.WriteRTP(h, p.payload)
+}
+
+// written accounts for the outcome of one write, after mu is released.
+func (d *DownTrack) written(layer int8, p *packet, n int, err error) {
 	if err != nil {
 		d.writeFailed(err)
+		return
+	}
+	if n < 0 {
 		return
 	}
 	if n == 0 {
@@ -393,10 +436,7 @@ func (d *DownTrack) writeFailed(err error) {
 // keyframe requests upstream; NACKs are answered from the packet cache.
 // Call it once, after AddTrack.
 func (d *DownTrack) StartRTCP(s *webrtc.RTPSender) {
-	d.rtcpOnce.Do(func() {
-		d.rtcpActive.Store(true)
-		go d.rtcpLoop(s)
-	})
+	d.rtcpOnce.Do(func() { go d.rtcpLoop(s) })
 }
 
 func (d *DownTrack) rtcpLoop(s *webrtc.RTPSender) {
@@ -483,16 +523,13 @@ func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 	d.nacksAnswered.Add(1)
 }
 
-// Close removes the track from its receiver and stops forwarding. The RTCP
+// Close stops forwarding and answering NACKs. It leaves the receiver's
+// snapshot alone: the track actor, its only writer, takes the DownTrack out
+// (Receiver.RemoveDownTrack); until then the forwarders skip it. The RTCP
 // goroutine ends when the RTPSender stops (RemoveTrack or PC close), which
 // the owner does; Close does not wait for it because pion offers no safe way
 // to interrupt a sender's read before it has negotiated. Use RTCPDone to wait.
-func (d *DownTrack) Close() {
-	if d.closed.Swap(true) {
-		return
-	}
-	d.r.RemoveDownTrack(d)
-}
+func (d *DownTrack) Close() { d.closed.Store(true) }
 
 // RTCPDone is closed when the RTCP goroutine has exited; nil-safe to wait on
 // only if StartRTCP was called.

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -28,6 +29,13 @@ import (
 // an upstream (layer, seq) for NACKs. Twice the default cache: older entries
 // would miss the cache anyway.
 const seqMapSize = 1024
+
+// writeFailAfter is how long writes must keep failing, with no success in
+// between, before the DownTrack gives up on its transport. pion reports a
+// closed transport with different errors depending on how far the sender
+// had got (a closed pipe once its stream is open, others before); a closed
+// pipe or EOF is final at once, any other error once it has lasted this long.
+const writeFailAfter = 2 * time.Second
 
 // seqEntry remembers where one outgoing sequence number came from.
 type seqEntry struct {
@@ -79,8 +87,12 @@ type DownTrack struct {
 	onFailed  atomic.Pointer[func(error)]
 	failOnce  sync.Once
 	loggedErr atomic.Bool
-	rtcpOnce  sync.Once
-	rtcpDone  chan struct{}
+	// failingSince is the nanotime of the first write error since the last
+	// successful write, 0 while writes succeed.
+	failingSince atomic.Int64
+	failAfter    int64 // nanoseconds of failing writes that make the failure final
+	rtcpOnce     sync.Once
+	rtcpDone     chan struct{}
 
 	// mu serialises writes: the munger, the reused headers and the seq map.
 	mu      sync.Mutex
@@ -116,6 +128,7 @@ func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamI
 	}
 	d.target.Store(-1)
 	d.cur.Store(-1)
+	d.failAfter = int64(writeFailAfter)
 	return d
 }
 
@@ -189,7 +202,8 @@ func (d *DownTrack) SSRC() uint32 {
 }
 
 // OnWriteFailed registers fn to run once, on its own goroutine, when the
-// transport reports it is closed; from then on the DownTrack writes nothing.
+// transport has failed for good (closed, or every write failing for
+// writeFailAfter); from then on the DownTrack writes nothing.
 // It is the only report, however many packets fail: fn should tell the
 // track actor, which takes the DownTrack out of the snapshot and
 // unsubscribes its subscriber.
@@ -377,6 +391,9 @@ func (d *DownTrack) written(layer int8, p *packet, n int, err error) {
 	if n < 0 {
 		return
 	}
+	if d.failingSince.Load() != 0 {
+		d.failingSince.Store(0) // the transport works again: the errors were transient
+	}
 	if n == 0 {
 		// pion accepts writes before DTLS is up and discards them, reporting
 		// zero bytes. A video subscriber that lost its first keyframe that
@@ -414,21 +431,26 @@ func fillHeader(h *rtp.Header, b *binding, marker bool, seq uint16, ts uint32) {
 }
 
 // writeFailed counts errors and logs the first one only: a closed transport
-// fails every packet and would otherwise flood the log. A closed pipe is
-// final, so writing stops and the owner is told once.
+// fails every packet and would otherwise flood the log. A closed pipe, or
+// any error that has lasted writeFailAfter, is final: writing stops and the
+// owner is told once (OnWriteFailed), never per packet.
 func (d *DownTrack) writeFailed(err error) {
 	d.writeErrors.Add(1)
 	if d.loggedErr.CompareAndSwap(false, true) {
 		d.r.log.Debug("downtrack write failed", "downtrack", d.streamID, "err", err)
 	}
-	if errors.Is(err, io.ErrClosedPipe) || errors.Is(err, io.EOF) {
-		d.failed.Store(true)
-		d.failOnce.Do(func() {
-			if fn := d.onFailed.Load(); fn != nil {
-				go (*fn)(err)
-			}
-		})
+	now := nanotime()
+	d.failingSince.CompareAndSwap(0, now)
+	closed := errors.Is(err, io.ErrClosedPipe) || errors.Is(err, io.EOF)
+	if !closed && now-d.failingSince.Load() < d.failAfter {
+		return
 	}
+	d.failed.Store(true)
+	d.failOnce.Do(func() {
+		if fn := d.onFailed.Load(); fn != nil {
+			go (*fn)(err)
+		}
+	})
 }
 
 // StartRTCP reads the subscriber's RTCP from s until the sender stops (pion

@@ -3,11 +3,12 @@
 // Who writes what: the munger, the reused headers and the seq map are written
 // only under DownTrack.mu, by whichever goroutine delivers a packet (the
 // receiver's forwarder or one fan-out writer) or answers a NACK (the RTCP
-// goroutine). The atomics are control flags: the subscriber's participant
-// actor flips paused and target, pion flips bound, the fan-out dispatcher
-// flips stalled and gapAt, and the delivering goroutine flips cur, needKey,
-// failed and the counters. The receiver's subscriber snapshot is not the
-// DownTrack's: only the track actor adds it there or takes it out.
+// goroutine); cur changes only there too. The other state is atomics set
+// from several places: the subscriber's participant actor sets paused and
+// target (and asks for a resync and a keyframe on resume), pion sets bound,
+// the fan-out sets stalled and gapAt, and the delivering goroutine sets
+// needKey, failed and the counters. The receiver's subscriber snapshot is
+// not the DownTrack's: only the track actor adds it there or takes it out.
 
 package media
 
@@ -302,8 +303,12 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		return
 	}
 	d.mu.Lock()
-	if !d.admitLocked(layer, p) {
+	if admit, wantKey := d.admitLocked(layer, p); !admit {
 		d.mu.Unlock()
+		if wantKey { // asked outside the lock: a PLI write must not hold up NACKs
+			d.dropped.Add(1)
+			d.r.keepAskingKeyframe(int(layer))
+		}
 		return
 	}
 	n, err := d.sendLocked(b, layer, p)
@@ -332,15 +337,16 @@ func (d *DownTrack) mayCompleteSwitch(layer int8, p *packet) bool {
 
 // admitLocked decides, with mu held, whether p is forwarded: it completes a
 // pending layer switch at a keyframe, holds video back after a gap until the
-// next keyframe, and marks the munger for a resync where one is due.
-func (d *DownTrack) admitLocked(layer int8, p *packet) bool {
+// next keyframe (wantKey: p was dropped for that), and marks the munger for a
+// resync where one is due.
+func (d *DownTrack) admitLocked(layer int8, p *packet) (admit, wantKey bool) {
 	if d.reachedGap(layer, p.hdr.SequenceNumber) {
 		d.needKey.Store(true)
 	}
 	if cur := d.cur.Load(); int32(layer) != cur {
 		// Re-checked under the lock: another layer's goroutine may have switched.
 		if !p.keyframe || int(layer) != d.effectiveTarget() {
-			return false
+			return false, false
 		}
 		if cur >= 0 {
 			d.layerSwitches.Add(1)
@@ -351,9 +357,7 @@ func (d *DownTrack) admitLocked(layer int8, p *packet) bool {
 		d.gapAt.Store(0) // a gap in the old layer no longer matters
 	} else if d.needKey.Load() {
 		if !p.keyframe {
-			d.dropped.Add(1)
-			d.r.keepAskingKeyframe(int(layer))
-			return false
+			return false, true
 		}
 		// Continue without a gap: the skipped packets are not worth NACKs.
 		d.needKey.Store(false)
@@ -362,7 +366,7 @@ func (d *DownTrack) admitLocked(layer int8, p *packet) bool {
 	if d.resyncReq.Swap(false) {
 		d.m.setResync()
 	}
-	return true
+	return true, false
 }
 
 // sendLocked translates p into the outgoing sequence and timestamp space,

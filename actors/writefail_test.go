@@ -419,10 +419,12 @@ func (p *testPeer) sendAudio(track *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
+// close stops the peer's goroutines before its connections, so that no answer is attempted on a
+// closing PeerConnection.
 func (p *testPeer) close() {
 	close(p.stop)
+	p.wg.Wait()
 	p.sess.Close(false)
 	_ = p.pub.Close()
 	_ = p.sub.Close()
-	p.wg.Wait()
 }

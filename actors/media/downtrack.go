@@ -117,7 +117,7 @@ func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamI
 		r:        r,
 		ctr:      r.counters.shard(),
 		codec:    codec,
-		kind:     kindOf(codec.MimeType),
+		kind:     codecTypeOf(codec.MimeType),
 		trackID:  trackID,
 		streamID: streamID,
 		rtcpDone: make(chan struct{}),

@@ -134,12 +134,12 @@ func NewReceiver(opts ReceiverOptions) *Receiver {
 		opts.stallTimeout = 250 * time.Millisecond
 	}
 	if opts.Kind == 0 {
-		opts.Kind = kindOf(opts.Codec.MimeType)
+		opts.Kind = codecTypeOf(opts.Codec.MimeType)
 	}
 	r := &Receiver{
 		opts:      opts,
 		log:       opts.Log.With("track", opts.TrackID),
-		codecKind: kindOfMime(opts.Codec.MimeType),
+		codecKind: codecKindOf(opts.Codec.MimeType),
 		video:     opts.Kind == webrtc.RTPCodecTypeVideo,
 		clockRate: opts.Codec.ClockRate,
 	}

@@ -12,8 +12,10 @@ import (
 )
 
 // trackActor is /node/rooms/<room>/<identity>/<TR_sid>: the owner of one published track's
-// forwarding. It is the only writer of the receiver's subscriber snapshot; the forwarder
-// goroutines inside the receiver only read it, so no packet ever passes through a mailbox.
+// forwarding. It is the only writer of the receiver's subscriber snapshot (it adds and removes
+// DownTracks; nothing else does, not even DownTrack.Close); the forwarder goroutines inside the
+// receiver only read it, so no packet ever passes through a mailbox. A DownTrack whose transport
+// closed is reported here by message, and removed here.
 type trackActor struct {
 	node     *Node
 	log      *slog.Logger
@@ -23,6 +25,14 @@ type trackActor struct {
 	numSubs  atomic.Int64
 	snapshot *subscriberSet // t.subs as published for the room and the inspector; set at spawn
 	stats    *actorStats
+}
+
+// downTrackFailed reports that a subscriber's DownTrack can no longer write because its transport
+// closed (track). The DownTrack sends it once, from its own goroutine.
+type downTrackFailed struct {
+	subscriber *actor.PID
+	downTrack  *media.DownTrack
+	err        error
 }
 
 func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo, r *media.Receiver, st *actorStats) *trackActor {
@@ -89,13 +99,11 @@ func (t *trackActor) Receive(ctx actor.Context) {
 	case *addLayer:
 		t.receiver.AddLayer(m.remote, m.receiver)
 	case *addDownTrack:
-		t.detach(ctx, m.subscriber)
-		t.subs[m.subscriber.Id] = m.downTrack
-		t.subscribersChanged()
-		t.receiver.AddDownTrack(m.downTrack)
-		ctx.Watch(m.subscriber)
+		t.attach(ctx, m.subscriber, m.downTrack)
 	case *removeDownTrack:
 		t.detach(ctx, m.subscriber)
+	case *downTrackFailed:
+		t.downTrackFailed(ctx, m)
 	case *actor.Terminated:
 		t.detach(ctx, m.Who)
 	case *upstreamEnded:
@@ -106,6 +114,33 @@ func (t *trackActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		t.node.inspector.remove(ctx.Self().Id)
 	}
+}
+
+// attach adds a subscriber's DownTrack to the fan-out, replacing the one it had. The DownTrack
+// reports a closed transport back here, once, by message: the forwarders never wait for the actor.
+func (t *trackActor) attach(ctx actor.Context, subscriber *actor.PID, dt *media.DownTrack) {
+	t.detach(ctx, subscriber)
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	dt.OnWriteFailed(func(err error) {
+		root.Send(self, &downTrackFailed{subscriber: subscriber, downTrack: dt, err: err})
+	})
+	t.subs[subscriber.Id] = dt
+	t.subscribersChanged()
+	t.receiver.AddDownTrack(dt)
+	ctx.Watch(subscriber)
+}
+
+// downTrackFailed takes a DownTrack whose transport closed out of the fan-out and unsubscribes its
+// subscriber the way a client's own unsubscribe does, so the participant drops the subscription
+// and renegotiates the track away. A report about a DownTrack that is no longer attached (the
+// subscriber left or subscribed again meanwhile) is stale and ignored.
+func (t *trackActor) downTrackFailed(ctx actor.Context, m *downTrackFailed) {
+	if dt, found := t.subs[m.subscriber.Id]; !found || dt != m.downTrack {
+		return
+	}
+	t.log.Info("subscriber transport closed; unsubscribing", "subscriber", m.subscriber.Id, "err", m.err)
+	t.detach(ctx, m.subscriber)
+	ctx.Send(m.subscriber, &unsubscribeTrack{trackSID: t.info.Sid})
 }
 
 // detach removes a subscriber's DownTrack from the fan-out, if it has one.

@@ -1,3 +1,9 @@
+// This file holds the audio-level meter fed by the ssrc-audio-level header
+// extension.
+//
+// Who writes what: the forwarder goroutine of the audio layer is the only
+// writer; the room's speaker ticks read it through atomics.
+
 package media
 
 import (

@@ -149,7 +149,8 @@ const (
 	codecAV1
 )
 
-func kindOfMime(mime string) codecKind {
+// codecKindOf names the codec of a MIME type, for keyframe detection.
+func codecKindOf(mime string) codecKind {
 	switch strings.ToLower(mime) {
 	case "audio/opus":
 		return codecOpus
@@ -165,8 +166,8 @@ func kindOfMime(mime string) codecKind {
 	return codecOther
 }
 
-// kindOf returns audio or video from the MIME prefix.
-func kindOf(mime string) webrtc.RTPCodecType {
+// codecTypeOf returns audio or video from the MIME prefix.
+func codecTypeOf(mime string) webrtc.RTPCodecType {
 	if strings.HasPrefix(strings.ToLower(mime), "audio/") {
 		return webrtc.RTPCodecTypeAudio
 	}

@@ -1,3 +1,9 @@
+// This file holds the node-wide packet counters.
+//
+// Who writes what: every forwarder and DownTrack adds to its own shard with
+// atomic adds; scrapes sum the shards. No counter has a single writer, so
+// all of them are atomics.
+
 package media
 
 import (

@@ -1,3 +1,15 @@
+// This file holds DownTrack, one subscriber's copy of a published track.
+//
+// Who writes what: the munger, the reused headers and the seq map are written
+// only under DownTrack.mu, by whichever goroutine delivers a packet (the
+// receiver's forwarder or one fan-out writer) or answers a NACK (the RTCP
+// goroutine); cur changes only there too. The other state is atomics set
+// from several places: the subscriber's participant actor sets paused and
+// target (and asks for a resync and a keyframe on resume), pion sets bound,
+// the fan-out sets stalled and gapAt, and the delivering goroutine sets
+// needKey, failed and the counters. The receiver's subscriber snapshot is
+// not the DownTrack's: only the track actor adds it there or takes it out.
+
 package media
 
 import (
@@ -7,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -17,6 +30,13 @@ import (
 // an upstream (layer, seq) for NACKs. Twice the default cache: older entries
 // would miss the cache anyway.
 const seqMapSize = 1024
+
+// writeFailAfter is how long writes must keep failing, with no success in
+// between, before the DownTrack gives up on its transport. pion reports a
+// closed transport with different errors depending on how far the sender
+// had got (a closed pipe once its stream is open, others before); a closed
+// pipe or EOF is final at once, any other error once it has lasted this long.
+const writeFailAfter = 2 * time.Second
 
 // seqEntry remembers where one outgoing sequence number came from.
 type seqEntry struct {
@@ -65,12 +85,15 @@ type DownTrack struct {
 	target atomic.Int32
 	cur    atomic.Int32 // written only under mu; read lock-free as a fast filter
 
-	onFailed   atomic.Pointer[func(error)]
-	failOnce   sync.Once
-	loggedErr  atomic.Bool
-	rtcpOnce   sync.Once
-	rtcpDone   chan struct{}
-	rtcpActive atomic.Bool
+	onFailed  atomic.Pointer[func(error)]
+	failOnce  sync.Once
+	loggedErr atomic.Bool
+	// failingSince is the nanotime of the first write error since the last
+	// successful write, 0 while writes succeed.
+	failingSince atomic.Int64
+	failAfter    int64 // nanoseconds of failing writes that make the failure final
+	rtcpOnce     sync.Once
+	rtcpDone     chan struct{}
 
 	// mu serialises writes: the munger, the reused headers and the seq map.
 	mu      sync.Mutex
@@ -94,7 +117,7 @@ func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamI
 		r:        r,
 		ctr:      r.counters.shard(),
 		codec:    codec,
-		kind:     kindOf(codec.MimeType),
+		kind:     codecTypeOf(codec.MimeType),
 		trackID:  trackID,
 		streamID: streamID,
 		rtcpDone: make(chan struct{}),
@@ -106,6 +129,7 @@ func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamI
 	}
 	d.target.Store(-1)
 	d.cur.Store(-1)
+	d.failAfter = int64(writeFailAfter)
 	return d
 }
 
@@ -179,7 +203,11 @@ func (d *DownTrack) SSRC() uint32 {
 }
 
 // OnWriteFailed registers fn to run once, on its own goroutine, when the
-// transport reports it is closed. The owner then removes the subscriber.
+// transport has failed for good (closed, or every write failing for
+// writeFailAfter); from then on the DownTrack writes nothing.
+// It is the only report, however many packets fail: fn should tell the
+// track actor, which takes the DownTrack out of the snapshot and
+// unsubscribes its subscriber.
 func (d *DownTrack) OnWriteFailed(fn func(error)) { d.onFailed.Store(&fn) }
 
 // SetPaused stops (true) or resumes (false) forwarding. Resume continues the
@@ -271,30 +299,54 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.dropped.Add(1)
 		return
 	}
-	if int32(layer) != d.cur.Load() {
-		t := d.effectiveTarget()
-		if int(layer) != t {
-			return
-		}
-		if !p.keyframe {
-			// Waiting for the target layer's keyframe: keep asking (the receiver
-			// throttles to one PLI per layer per pliInterval). A single request is
-			// not enough: its keyframe may arrive before this subscriber's
-			// transport is up, and a subscriber that gets no packets never sends
-			// a PLI of its own, so it would stay black until the next keyframe.
-			d.r.keepAskingKeyframe(t)
-			return
-		}
+	if int32(layer) != d.cur.Load() && !d.mayCompleteSwitch(layer, p) {
+		return
 	}
 	d.mu.Lock()
+	if admit, wantKey := d.admitLocked(layer, p); !admit {
+		d.mu.Unlock()
+		if wantKey { // asked outside the lock: a PLI write must not hold up NACKs
+			d.dropped.Add(1)
+			d.r.keepAskingKeyframe(int(layer))
+		}
+		return
+	}
+	n, err := d.sendLocked(b, layer, p)
+	d.mu.Unlock()
+	d.written(layer, p, n, err)
+}
+
+// mayCompleteSwitch is the lock-free filter for a packet of a layer other
+// than the current one: only a keyframe of the target layer may go on.
+func (d *DownTrack) mayCompleteSwitch(layer int8, p *packet) bool {
+	t := d.effectiveTarget()
+	if int(layer) != t {
+		return false
+	}
+	if !p.keyframe {
+		// Waiting for the target layer's keyframe: keep asking (the receiver
+		// throttles to one PLI per layer per pliInterval). A single request is
+		// not enough: its keyframe may arrive before this subscriber's
+		// transport is up, and a subscriber that gets no packets never sends
+		// a PLI of its own, so it would stay black until the next keyframe.
+		d.r.keepAskingKeyframe(t)
+		return false
+	}
+	return true
+}
+
+// admitLocked decides, with mu held, whether p is forwarded: it completes a
+// pending layer switch at a keyframe, holds video back after a gap until the
+// next keyframe (wantKey: p was dropped for that), and marks the munger for a
+// resync where one is due.
+func (d *DownTrack) admitLocked(layer int8, p *packet) (admit, wantKey bool) {
 	if d.reachedGap(layer, p.hdr.SequenceNumber) {
 		d.needKey.Store(true)
 	}
 	if cur := d.cur.Load(); int32(layer) != cur {
 		// Re-checked under the lock: another layer's goroutine may have switched.
 		if !p.keyframe || int(layer) != d.effectiveTarget() {
-			d.mu.Unlock()
-			return
+			return false, false
 		}
 		if cur >= 0 {
 			d.layerSwitches.Add(1)
@@ -305,10 +357,7 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 		d.gapAt.Store(0) // a gap in the old layer no longer matters
 	} else if d.needKey.Load() {
 		if !p.keyframe {
-			d.mu.Unlock()
-			d.dropped.Add(1)
-			d.r.keepAskingKeyframe(int(layer))
-			return
+			return false, true
 		}
 		// Continue without a gap: the skipped packets are not worth NACKs.
 		d.needKey.Store(false)
@@ -317,22 +366,37 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 	if d.resyncReq.Swap(false) {
 		d.m.setResync()
 	}
+	return true, false
+}
+
+// sendLocked translates p into the outgoing sequence and timestamp space,
+// remembers the mapping for NACKs and writes it, with mu held. A packet the
+// munger refuses counts as dropped and reports n = -1.
+func (d *DownTrack) sendLocked(b *binding, layer int8, p *packet) (int, error) {
 	in := &p.hdr
 	outSeq, outTS, ok := d.m.translate(in.SequenceNumber, in.Timestamp, p.arrival)
 	if !ok {
-		d.mu.Unlock()
 		d.dropped.Add(1)
-		return
+		return -1, nil
 	}
 	e := &d.seqMap[outSeq%seqMapSize]
 	e.out, e.in, e.layer, e.tsOff, e.valid = outSeq, in.SequenceNumber, layer, outTS-in.Timestamp, true
 	h := &d.hdr
 	fillHeader(h, b, in.Marker, outSeq, outTS)
-	n, err := b.w.WriteRTP(h, p.payload)
-	d.mu.Unlock()
+	return b.w.WriteRTP(h, p.payload)
+}
+
+// written accounts for the outcome of one write, after mu is released.
+func (d *DownTrack) written(layer int8, p *packet, n int, err error) {
 	if err != nil {
 		d.writeFailed(err)
 		return
+	}
+	if n < 0 {
+		return
+	}
+	if d.failingSince.Load() != 0 {
+		d.failingSince.Store(0) // the transport works again: the errors were transient
 	}
 	if n == 0 {
 		// pion accepts writes before DTLS is up and discards them, reporting
@@ -371,21 +435,26 @@ func fillHeader(h *rtp.Header, b *binding, marker bool, seq uint16, ts uint32) {
 }
 
 // writeFailed counts errors and logs the first one only: a closed transport
-// fails every packet and would otherwise flood the log. A closed pipe is
-// final, so writing stops and the owner is told once.
+// fails every packet and would otherwise flood the log. A closed pipe, or
+// any error that has lasted writeFailAfter, is final: writing stops and the
+// owner is told once (OnWriteFailed), never per packet.
 func (d *DownTrack) writeFailed(err error) {
 	d.writeErrors.Add(1)
 	if d.loggedErr.CompareAndSwap(false, true) {
 		d.r.log.Debug("downtrack write failed", "downtrack", d.streamID, "err", err)
 	}
-	if errors.Is(err, io.ErrClosedPipe) || errors.Is(err, io.EOF) {
-		d.failed.Store(true)
-		d.failOnce.Do(func() {
-			if fn := d.onFailed.Load(); fn != nil {
-				go (*fn)(err)
-			}
-		})
+	now := nanotime()
+	d.failingSince.CompareAndSwap(0, now)
+	closed := errors.Is(err, io.ErrClosedPipe) || errors.Is(err, io.EOF)
+	if !closed && now-d.failingSince.Load() < d.failAfter {
+		return
 	}
+	d.failed.Store(true)
+	d.failOnce.Do(func() {
+		if fn := d.onFailed.Load(); fn != nil {
+			go (*fn)(err)
+		}
+	})
 }
 
 // StartRTCP reads the subscriber's RTCP from s until the sender stops (pion
@@ -393,10 +462,7 @@ func (d *DownTrack) writeFailed(err error) {
 // keyframe requests upstream; NACKs are answered from the packet cache.
 // Call it once, after AddTrack.
 func (d *DownTrack) StartRTCP(s *webrtc.RTPSender) {
-	d.rtcpOnce.Do(func() {
-		d.rtcpActive.Store(true)
-		go d.rtcpLoop(s)
-	})
+	d.rtcpOnce.Do(func() { go d.rtcpLoop(s) })
 }
 
 func (d *DownTrack) rtcpLoop(s *webrtc.RTPSender) {
@@ -483,16 +549,13 @@ func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 	d.nacksAnswered.Add(1)
 }
 
-// Close removes the track from its receiver and stops forwarding. The RTCP
+// Close stops forwarding and answering NACKs. It leaves the receiver's
+// snapshot alone: the track actor, its only writer, takes the DownTrack out
+// (Receiver.RemoveDownTrack); until then the forwarders skip it. The RTCP
 // goroutine ends when the RTPSender stops (RemoveTrack or PC close), which
 // the owner does; Close does not wait for it because pion offers no safe way
 // to interrupt a sender's read before it has negotiated. Use RTCPDone to wait.
-func (d *DownTrack) Close() {
-	if d.closed.Swap(true) {
-		return
-	}
-	d.r.RemoveDownTrack(d)
-}
+func (d *DownTrack) Close() { d.closed.Store(true) }
 
 // RTCPDone is closed when the RTCP goroutine has exited; nil-safe to wait on
 // only if StartRTCP was called.

@@ -207,6 +207,7 @@ func TestSnapshotChurnDuringForwarding(t *testing.T) {
 			if len(ds) < 8 {
 				ds = append(ds, boundDownTrack(t, r, &fakeWriter{}, uint32(10+i)))
 			} else {
+				r.RemoveDownTrack(ds[0])
 				ds[0].Close()
 				ds = ds[1:]
 			}

@@ -1,3 +1,8 @@
+// This file holds the Engine: the node's ICE sockets and the two pion APIs
+// (publisher and subscriber side) every PeerConnection is made from. Its
+// fields are set once in NewEngine and read-only after; Close is the only
+// other writer.
+
 package media
 
 import (
@@ -94,29 +99,86 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, log: log}
+	bindIP, netw, err := e.listenUDP()
+	if err != nil {
+		return nil, err
+	}
+	se, err := e.settingEngine()
+	if err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if netw == "udp6" {
+		netTypes = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
+	}
+	if cfg.TCPPort > 0 {
+		if err := e.listenTCP(bindIP); err != nil {
+			_ = e.Close()
+			return nil, err
+		}
+		se.SetICETCPMux(e.tcpMux)
+		if netw == "udp6" {
+			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
+		} else {
+			netTypes = append(netTypes, webrtc.NetworkTypeTCP4)
+		}
+	}
+	se.SetNetworkTypes(netTypes)
+	if e.pubAPI, err = newAPI(se, rolePublisher); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if e.subAPI, err = newAPI(se, roleSubscriber); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	log.Debug("media engine ready", "udp", e.udpConn.LocalAddr().String(), "tcp", cfg.TCPPort, "loopback_only", cfg.LoopbackOnly)
+	return e, nil
+}
 
-	bindIP := cfg.BindIP
+// listenUDP binds the one ICE UDP port every PeerConnection shares and
+// returns the IP it bound to and its network ("udp4" or "udp6").
+func (e *Engine) listenUDP() (bindIP, netw string, err error) {
+	bindIP = e.cfg.BindIP
 	if bindIP == "" {
 		bindIP = "0.0.0.0"
-		if cfg.LoopbackOnly {
+		if e.cfg.LoopbackOnly {
 			bindIP = "127.0.0.1"
 		}
 	}
 	ip := net.ParseIP(bindIP)
 	if ip == nil {
-		return nil, fmt.Errorf("media: invalid bind IP %q", bindIP)
+		return "", "", fmt.Errorf("media: invalid bind IP %q", bindIP)
 	}
-	netw := "udp4"
+	netw = "udp4"
 	if ip.To4() == nil {
 		netw = "udp6"
 	}
-	udp, err := net.ListenUDP(netw, &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	udp, err := net.ListenUDP(netw, &net.UDPAddr{IP: ip, Port: e.cfg.UDPPort})
 	if err != nil {
-		return nil, fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, cfg.UDPPort, err)
+		return "", "", fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, e.cfg.UDPPort, err)
 	}
 	e.udpConn = udp
 	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	return bindIP, netw, nil
+}
 
+// listenTCP binds the ICE-TCP listener on the same IP as the UDP port.
+func (e *Engine) listenTCP(bindIP string) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(bindIP, fmt.Sprint(e.cfg.TCPPort)))
+	if err != nil {
+		return fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, e.cfg.TCPPort, err)
+	}
+	e.tcpLn = ln
+	e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
+	return nil
+}
+
+// settingEngine builds the SettingEngine both APIs share: the UDP mux, DTLS
+// role and SRTP profiles, candidate filters and the NAT address. The caller
+// adds ICE-TCP and the network types.
+func (e *Engine) settingEngine() (webrtc.SettingEngine, error) {
 	se := webrtc.SettingEngine{}
 	se.SetICEUDPMux(e.udpMux)
 	// mDNS would send multicast queries off the machine and hide our host
@@ -131,53 +193,22 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	// server, picks by its own order, so it gets AES-CM as long as we accept it
 	// (measured in the browser suite); Config.SRTPGCMOnly withdraws AES-CM.
 	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
-		_ = e.Close()
-		return nil, fmt.Errorf("media: answering DTLS role: %w", err)
+		return se, fmt.Errorf("media: answering DTLS role: %w", err)
 	}
 	profiles := []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM}
-	if !cfg.SRTPGCMOnly {
+	if !e.cfg.SRTPGCMOnly {
 		profiles = append(profiles, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	}
 	se.SetSRTPProtectionProfiles(profiles...)
-	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	if netw == "udp6" {
-		netTypes = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
-	}
-	if cfg.LoopbackOnly {
+	if e.cfg.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetInterfaceFilter(func(name string) bool { return name == "lo" || name == "lo0" })
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
-	if cfg.TCPPort > 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(bindIP, fmt.Sprint(cfg.TCPPort)))
-		if err != nil {
-			_ = e.Close()
-			return nil, fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, cfg.TCPPort, err)
-		}
-		e.tcpLn = ln
-		e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
-		se.SetICETCPMux(e.tcpMux)
-		if netw == "udp6" {
-			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
-		} else {
-			netTypes = append(netTypes, webrtc.NetworkTypeTCP4)
-		}
+	if e.cfg.NodeIP != "" {
+		se.SetNAT1To1IPs([]string{e.cfg.NodeIP}, webrtc.ICECandidateTypeHost)
 	}
-	se.SetNetworkTypes(netTypes)
-	if cfg.NodeIP != "" {
-		se.SetNAT1To1IPs([]string{cfg.NodeIP}, webrtc.ICECandidateTypeHost)
-	}
-
-	if e.pubAPI, err = newAPI(se, rolePublisher); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
-	if e.subAPI, err = newAPI(se, roleSubscriber); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
-	log.Debug("media engine ready", "udp", udp.LocalAddr().String(), "tcp", cfg.TCPPort, "loopback_only", cfg.LoopbackOnly)
-	return e, nil
+	return se, nil
 }
 
 // newAPI builds the media engine and interceptor chain for one side.
@@ -247,9 +278,6 @@ func (e *Engine) UDPAddr() *net.UDPAddr {
 	}
 	return nil
 }
-
-// Config returns the settings in effect, defaults filled in.
-func (e *Engine) Config() Config { return e.cfg }
 
 // NewReceiver is NewReceiver with the fan-out and cache settings of this
 // engine filled in where opts leaves them zero.

@@ -1,3 +1,11 @@
+// This file holds the fan-out writer pool a Receiver starts once a track has
+// many subscribers.
+//
+// Who writes what: the dispatcher (the layer's forwarder goroutine) fills
+// the queues and, on overflow, marks DownTracks dropped, stalled or gapped;
+// each writer goroutine owns its queue's jobs and its share of DownTracks
+// while it delivers. Writer replacement is serialised by fanout.mu.
+
 package media
 
 import (

@@ -1,3 +1,9 @@
+// This file holds the munger, one DownTrack's sequence and timestamp
+// rewriting.
+//
+// Who writes what: each munger belongs to one DownTrack and is touched only
+// with that DownTrack's mu held, by whichever goroutine delivers a packet.
+
 package media
 
 // munger rewrites upstream sequence numbers and timestamps into one

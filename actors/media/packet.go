@@ -1,3 +1,10 @@
+// This file holds the pooled upstream packet.
+//
+// Who writes what: the layer's forwarder goroutine fills a packet and parses
+// it; from then on it is read-only, shared by the cache, the forwarder and
+// the fan-out writers, and reference counted so the last holder returns it
+// to the pool.
+
 package media
 
 import (

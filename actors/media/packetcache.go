@@ -1,3 +1,9 @@
+// This file holds the per-layer packet cache that answers NACKs.
+//
+// Who writes what: only the layer's forwarder goroutine puts packets in;
+// DownTracks' RTCP goroutines read them under the cache's lock, taking a
+// reference, and the Receiver clears it on Close.
+
 package media
 
 import "sync"

@@ -50,7 +50,7 @@ func FuzzForwardingPath(f *testing.F) {
 		}
 		codec := codecs[int(data[0])%len(codecs)]
 		data = data[1:]
-		r := testReceiver(t, codec, ReceiverOptions{Kind: kindOf(codec.MimeType)}, 0)
+		r := testReceiver(t, codec, ReceiverOptions{Kind: codecTypeOf(codec.MimeType)}, 0)
 		defer r.Close()
 		r.layers[0].Load().audioLevelID = 1
 		d := boundDownTrack(t, r, &fakeWriter{}, 77)

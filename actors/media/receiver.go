@@ -1,3 +1,13 @@
+// This file holds the Receiver, one published track on the publisher side.
+//
+// Who writes what: each layer's forwarder goroutine is the only writer of
+// its layer's sequence, loss and jitter state (highSeq, haveSeq, jitter16,
+// prevTransit, haveTransit) and the only one putting packets in its cache;
+// the atomic counters are published for Stats. The subscriber snapshot
+// (downs) is written only through AddDownTrack and RemoveDownTrack, which
+// the track actor that owns the Receiver alone calls; the forwarders only
+// load it. The layer slots and the fan-out pool are written under mu.
+
 package media
 
 import (
@@ -124,12 +134,12 @@ func NewReceiver(opts ReceiverOptions) *Receiver {
 		opts.stallTimeout = 250 * time.Millisecond
 	}
 	if opts.Kind == 0 {
-		opts.Kind = kindOf(opts.Codec.MimeType)
+		opts.Kind = codecTypeOf(opts.Codec.MimeType)
 	}
 	r := &Receiver{
 		opts:      opts,
 		log:       opts.Log.With("track", opts.TrackID),
-		codecKind: kindOfMime(opts.Codec.MimeType),
+		codecKind: codecKindOf(opts.Codec.MimeType),
 		video:     opts.Kind == webrtc.RTPCodecTypeVideo,
 		clockRate: opts.Codec.ClockRate,
 	}
@@ -458,9 +468,6 @@ func (r *Receiver) RemoveDownTrack(d *DownTrack) {
 	next = append(next, old[i+1:]...)
 	r.downs.Store(&next)
 }
-
-// DownTracks returns the current snapshot (do not modify it).
-func (r *Receiver) DownTracks() []*DownTrack { return *r.downs.Load() }
 
 // RequestKeyframe asks the publisher for a keyframe on layer, at most once
 // per pliInterval per layer, and counts the request in KeyframeRequests.

@@ -3,7 +3,6 @@ package actors
 import (
 	"log/slog"
 	"sort"
-	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -22,8 +21,7 @@ type trackActor struct {
 	info     *livekit.TrackInfo
 	receiver *media.Receiver
 	subs     map[string]*media.DownTrack // by subscriber actor id
-	numSubs  atomic.Int64
-	snapshot *subscriberSet // t.subs as published for the room and the inspector; set at spawn
+	snapshot *subscriberSet              // t.subs as published for the room and the inspector; set at spawn
 	stats    *actorStats
 }
 
@@ -53,7 +51,7 @@ func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo
 			"type":        kind,
 			"mime":        mime,
 			"source":      source,
-			"subscribers": t.numSubs.Load(),
+			"subscribers": st.subscribers.Load(),
 			"packetsIn":   s.Packets,
 			"bytesIn":     s.Bytes,
 			"bitrateBps":  rate.update(s.Bytes),
@@ -172,6 +170,5 @@ func (t *trackActor) subscribersChanged() {
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].actorID < subs[j].actorID })
 	t.snapshot.store(subs)
-	t.numSubs.Store(int64(len(t.subs)))
 	t.stats.subscribers.Store(int64(len(t.subs)))
 }

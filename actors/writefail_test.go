@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/ice/v2"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -32,9 +33,11 @@ import (
 func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	tracks := &trackActors{byID: map[string]*trackActor{}}
 	n, err := NewNode(Config{
-		Logger: slog.New(slog.DiscardHandler),
-		Media:  media.Config{BindIP: "127.0.0.1", LoopbackOnly: true},
+		Logger:             slog.New(slog.DiscardHandler),
+		Media:              media.Config{BindIP: "127.0.0.1", LoopbackOnly: true},
+		ReceiverMiddleware: []actor.ReceiverMiddleware{tracks.middleware},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +55,7 @@ func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 		t.Fatalf("bob never received alice's track: %v", err)
 	}
 	trackID := "node/rooms/writefail/alice/" + trackSID
-	dt := subscriberDownTrack(n, trackID, "bob")
+	dt := tracks.subscriberDownTrack(trackID, "bob")
 	if dt == nil {
 		t.Fatalf("track %s lists no DownTrack for bob", trackID)
 	}
@@ -63,7 +66,7 @@ func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 		t.Fatalf("stopping the extra transport: %v", err)
 	}
 
-	for subscriberDownTrack(n, trackID, "bob") != nil {
+	for tracks.subscriberDownTrack(trackID, "bob") != nil {
 		if ctx.Err() != nil {
 			t.Fatalf("the track actor never removed the DownTrack whose transport closed: %+v", dt.Stats())
 		}
@@ -79,18 +82,36 @@ func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 	}
 }
 
+// trackActors remembers every track actor a test node starts, through the node's receiver
+// middleware hook, so a test can read the subscriber snapshot each one publishes.
+type trackActors struct {
+	mu   sync.Mutex
+	byID map[string]*trackActor
+}
+
+func (ta *trackActors) middleware(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if _, started := env.Message.(*actor.Started); started {
+			if t, ok := ctx.Actor().(*trackActor); ok {
+				ta.mu.Lock()
+				ta.byID[ctx.Self().Id] = t
+				ta.mu.Unlock()
+			}
+		}
+		next(ctx, env)
+	}
+}
+
 // subscriberDownTrack returns the DownTrack the track actor with id lists for the subscriber with
 // that identity, from the snapshot the track actor publishes; nil if there is none.
-func subscriberDownTrack(n *Node, trackID, identity string) *media.DownTrack {
-	v, ok := n.inspector.byID.Load(trackID)
-	if !ok {
+func (ta *trackActors) subscriberDownTrack(trackID, identity string) *media.DownTrack {
+	ta.mu.Lock()
+	t := ta.byID[trackID]
+	ta.mu.Unlock()
+	if t == nil {
 		return nil
 	}
-	subs := v.(*actorStats).subscribers.Load()
-	if subs == nil {
-		return nil
-	}
-	for _, s := range *subs {
+	for _, s := range t.snapshot.load() {
 		if strings.HasSuffix(s.actorID, "/"+identity) {
 			return s.down
 		}

@@ -52,7 +52,7 @@ type command struct {
 // commands lists every subcommand by name.
 func commands() map[string]command {
 	list := []command{
-		{"create-room", "create a room (prints it as JSON, plus a join token)", cmdCreateRoom},
+		{"create-room", "create a room, named or not (prints it as JSON; a join token on stderr)", cmdCreateRoom},
 		{"list-rooms", "list rooms (all, or --names)", cmdListRooms},
 		{"delete-room", "delete a room, disconnecting everyone in it", cmdDeleteRoom},
 		{"list-participants", "list the participants of a room", cmdListParticipants},
@@ -63,7 +63,7 @@ func commands() map[string]command {
 		{"update-participant", "change a participant's name, metadata, attributes or permissions", cmdUpdateParticipant},
 		{"send-data", "send a data packet to a room's participants", cmdSendData},
 		{"create-token", "mint an access token (prints the JWT only)", cmdCreateToken},
-		{"join", "join a room: publish IVF/Ogg files, receive (and record) every track", cmdJoin},
+		{"join", "join a room: publish IVF/Ogg files (looped until stopped), receive (and record) every track", cmdJoin},
 		{"subscribe", "join a room without publishing: receive (and record) every track", cmdSubscribe},
 	}
 	m := make(map[string]command, len(list))

@@ -101,4 +101,13 @@ func TestUnreachableNode(t *testing.T) {
 	if want := "livekit-cli: list-rooms: cannot reach the node at http://127.0.0.1:1/"; !strings.HasPrefix(errOut.String(), want) {
 		t.Errorf("stderr %q, want prefix %q", errOut.String(), want)
 	}
+	if !strings.Contains(errOut.String(), "livekit-server --dev") {
+		t.Errorf("stderr %q does not say how to start a node", errOut.String())
+	}
+	// join's WebSocket dial says the same.
+	errOut.Reset()
+	code = run(testCtx(t, 10*time.Second), []string{"--url", "http://127.0.0.1:1", "join", "--room", "r"}, &out, &errOut)
+	if code != exitError || !strings.Contains(errOut.String(), "livekit-server --dev") {
+		t.Errorf("join: exit %d, stderr %q; want exit 1 and how to start a node", code, errOut.String())
+	}
 }

@@ -174,10 +174,19 @@ func (e *env) newFlagSet(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses a subcommand's arguments; positional arguments are refused.
+// parseFlags parses a subcommand's arguments; positional arguments are refused. The flag list is
+// printed for -h only: a bad flag gets its one-line error and the -h hint from run, not the
+// error twice around the whole list.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
 		return &usageError{msg: err.Error()}

@@ -328,7 +328,7 @@ func resolveRoomID(ctx context.Context, e *env, sid string) (name string, err er
 				return nil
 			}
 		}
-		hint := "'livekit-cli list-rooms' shows them"
+		hint := "'livekit-cli list-rooms' shows them; a room nobody joins closes after its empty_timeout"
 		if !strings.HasPrefix(sid, "RM_") {
 			hint = "a room sid starts with RM_; for a room name use --room"
 		}

@@ -1,6 +1,9 @@
 // Command livekit-cli talks to a LiveKit-compatible node: it calls the Room API, mints access
 // tokens, joins rooms to publish IVF (VP8) and Ogg (Opus) files, and subscribes to every track of
-// a room, recording video to IVF and audio to Ogg.
+// a room, recording video to IVF and audio to Ogg. The seed's flow works as written:
+//
+//	livekit-cli create-room                                   # generated name; prints the room's JSON
+//	livekit-cli join --audio x.ogg --video y.ivf --room-id RM_…  # loops the files until Ctrl-C
 //
 //	livekit-cli [global flags] <command> [command flags]
 //

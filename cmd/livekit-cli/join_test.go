@@ -170,7 +170,7 @@ func TestPublishLoopsByDefault(t *testing.T) {
 	waits := make([]func() result, len(runs))
 	for i, run := range runs {
 		args := append([]string{"join", "--room", "loop-" + run.name, "--video", testIVF, "--audio", testOgg,
-			"--duration", "4500ms"}, run.extra...)
+			"--duration", "8s"}, run.extra...) // 8 s: room for a slow join on a loaded machine, then > 3 s of media
 		waits[i] = background(ctx, t, node, args...)
 	}
 	for i, run := range runs {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -126,16 +127,28 @@ func (e *env) printJSON(m proto.Message) error {
 	return err
 }
 
+// notRunningHint follows a refused or failed connection: the usual cause is a node that is not
+// running, or one on another address.
+const notRunningHint = " (is the node running? start one with 'livekit-server --dev', or point --url or LIVEKIT_URL at it)"
+
 // describeError turns an error into the plain text printed after "livekit-cli: <command>: ".
 func describeError(err error) string {
 	var te twirp.Error
 	var ue *url.Error
 	var he *lkclient.HTTPError
 	var le *lkclient.LeaveError
+	var oe *net.OpError
 	switch {
 	case errors.As(err, &ue):
 		// Twirp reports transport failures as internal errors; say what really happened.
-		return fmt.Sprintf("cannot reach the node at %s: %v", ue.URL, ue.Err)
+		msg := fmt.Sprintf("cannot reach the node at %s: %v", ue.URL, ue.Err)
+		if errors.As(err, &oe) && oe.Op == "dial" {
+			msg += notRunningHint
+		}
+		return msg
+	case errors.As(err, &oe) && oe.Op == "dial":
+		// The WebSocket dial of join and subscribe.
+		return err.Error() + notRunningHint
 	case errors.As(err, &te):
 		return fmt.Sprintf("%s: %s", te.Code(), te.Msg())
 	case errors.As(err, &he):

@@ -17,7 +17,7 @@ import (
 type joinOptions struct {
 	room, roomID, identity string
 	video, audio           string
-	loop                   bool
+	loop, once             bool
 	out                    string
 	duration               time.Duration
 	loopback               bool
@@ -36,17 +36,21 @@ func cmdSubscribe(ctx context.Context, e *env, args []string) error {
 func joinCommand(ctx context.Context, e *env, name string, args []string, canPublish bool) error {
 	synopsis := "(--room NAME | --room-id RM_xxx) [--identity ID] [--out DIR] [--duration 10s]"
 	if canPublish {
-		synopsis = "(--room NAME | --room-id RM_xxx) [--identity ID] [--video F.ivf] [--audio F.ogg] [--loop] [--out DIR] [--duration 10s]"
+		synopsis = "(--room NAME | --room-id RM_xxx) [--identity ID] [--video F.ivf] [--audio F.ogg] [--once] [--out DIR] [--duration 10s]\n\n" +
+			"Publishes the files at their own pace, each looped until Ctrl-C/SIGTERM (or --duration), so that\n" +
+			"participants who join later receive them too; --once (or --loop=false) sends each file once and\n" +
+			"then stays in the room without media. Also receives every other participant's tracks (--out records them)."
 	}
 	fs := e.newFlagSet(name, synopsis)
 	var o joinOptions
 	fs.StringVar(&o.room, "room", "", "room name")
 	fs.StringVar(&o.roomID, "room-id", "", "room SID (RM_…), looked up with list-rooms")
-	fs.StringVar(&o.identity, "identity", "", "participant identity (default: random cli-…)")
+	fs.StringVar(&o.identity, "identity", "", "participant identity (default: generated, cli-<8 hex digits>)")
 	if canPublish {
 		fs.StringVar(&o.video, "video", "", "publish this IVF file (VP8)")
 		fs.StringVar(&o.audio, "audio", "", "publish this Ogg file (Opus)")
-		fs.BoolVar(&o.loop, "loop", false, "repeat the files until stopped")
+		fs.BoolVar(&o.loop, "loop", true, "repeat the files until stopped (the default; --loop=false is --once)")
+		fs.BoolVar(&o.once, "once", false, "send each file once, then stay in the room without media")
 	}
 	fs.StringVar(&o.out, "out", "", "record every received track into this directory (<identity>-<TR_sid>.ivf/.ogg)")
 	fs.DurationVar(&o.duration, "duration", 0, "leave after this long (0: run until Ctrl-C)")
@@ -58,6 +62,9 @@ func joinCommand(ctx context.Context, e *env, name string, args []string, canPub
 	}
 	if (o.room == "") == (o.roomID == "") {
 		return usagef("give exactly one of --room and --room-id")
+	}
+	if o.once {
+		o.loop = false
 	}
 	if o.duration < 0 {
 		return usagef("--duration must not be negative")

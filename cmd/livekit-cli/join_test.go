@@ -58,7 +58,7 @@ func TestPublishAndRecord(t *testing.T) {
 	node := testkit.StartNode(t, testkit.Options{})
 	out := t.TempDir()
 
-	room, _ := parseCreateRoom(t, mustCLI(ctx, t, node, "create-room", "--name", "demo").stdout)
+	room, _ := parseCreateRoom(t, mustCLI(ctx, t, node, "create-room", "--name", "demo"))
 
 	recCtx, stopRecorder := context.WithCancel(ctx)
 	defer stopRecorder()
@@ -134,6 +134,66 @@ func TestPublishAndRecord(t *testing.T) {
 		t.Errorf("Opus packets: %s", err)
 	}
 	t.Logf("recorded %d of the VP8 frames and %d Opus packets, all identical to the source", len(recVideo), len(recAudio))
+}
+
+// TestPublishLoopsByDefault: join without --loop repeats its files until stopped, so that a
+// participant who joins after the first 3 seconds still receives media; --once and --loop=false
+// send each file once.
+func TestPublishLoopsByDefault(t *testing.T) {
+	ctx := testCtx(t, 30*time.Second)
+	node := testkit.StartNode(t, testkit.Options{})
+	srcFrames := map[string]int{}
+	for _, f := range []string{testIVF, testOgg} {
+		var n int
+		var err error
+		if strings.HasSuffix(f, ".ivf") {
+			_, frames, e := lkmedia.LoadIVF(f)
+			n, err = len(frames), e
+		} else {
+			_, frames, e := lkmedia.LoadOgg(f)
+			n, err = len(frames), e
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcFrames[f] = n
+	}
+	runs := []struct {
+		name  string
+		extra []string
+		loops bool
+	}{
+		{"default", nil, true},
+		{"once", []string{"--once"}, false},
+		{"loop=false", []string{"--loop=false"}, false},
+	}
+	waits := make([]func() result, len(runs))
+	for i, run := range runs {
+		args := append([]string{"join", "--room", "loop-" + run.name, "--video", testIVF, "--audio", testOgg,
+			"--duration", "8s"}, run.extra...) // 8 s: room for a slow join on a loaded machine, then > 3 s of media
+		waits[i] = background(ctx, t, node, args...)
+	}
+	for i, run := range runs {
+		r := waits[i]()
+		if r.code != exitOK {
+			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", run.name, r.code, r.stdout, r.stderr)
+		}
+		for f, n := range srcFrames {
+			sent := -1
+			for _, line := range strings.Split(r.stdout, "\n") {
+				if _, rest, ok := strings.Cut(line, " from "+f+": "); ok {
+					fmt.Sscanf(rest, "%d frames", &sent)
+				}
+			}
+			if run.loops && sent <= n || !run.loops && sent != n {
+				t.Errorf("%s: sent %d frames of %s (%d in the file), want looping=%v\nstdout: %s",
+					run.name, sent, f, n, run.loops, r.stdout)
+			}
+		}
+		if finished := strings.Contains(r.stderr, "finished publishing"); finished == run.loops {
+			t.Errorf("%s: stderr says finished=%v:\n%s", run.name, finished, r.stderr)
+		}
+	}
 }
 
 // contiguousInLoop checks that got is a contiguous run of src repeated end to end (the publisher

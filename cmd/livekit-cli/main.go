@@ -1,6 +1,9 @@
 // Command livekit-cli talks to a LiveKit-compatible node: it calls the Room API, mints access
 // tokens, joins rooms to publish IVF (VP8) and Ogg (Opus) files, and subscribes to every track of
-// a room, recording video to IVF and audio to Ogg.
+// a room, recording video to IVF and audio to Ogg. The seed's flow works as written:
+//
+//	livekit-cli create-room                                   # generated name; prints the room's JSON
+//	livekit-cli join --audio x.ogg --video y.ivf --room-id RM_…  # loops the files until Ctrl-C
 //
 //	livekit-cli [global flags] <command> [command flags]
 //
@@ -52,7 +55,7 @@ type command struct {
 // commands lists every subcommand by name.
 func commands() map[string]command {
 	list := []command{
-		{"create-room", "create a room (prints it as JSON, plus a join token)", cmdCreateRoom},
+		{"create-room", "create a room, named or not (prints it as JSON; a join token on stderr)", cmdCreateRoom},
 		{"list-rooms", "list rooms (all, or --names)", cmdListRooms},
 		{"delete-room", "delete a room, disconnecting everyone in it", cmdDeleteRoom},
 		{"list-participants", "list the participants of a room", cmdListParticipants},
@@ -63,7 +66,7 @@ func commands() map[string]command {
 		{"update-participant", "change a participant's name, metadata, attributes or permissions", cmdUpdateParticipant},
 		{"send-data", "send a data packet to a room's participants", cmdSendData},
 		{"create-token", "mint an access token (prints the JWT only)", cmdCreateToken},
-		{"join", "join a room: publish IVF/Ogg files, receive (and record) every track", cmdJoin},
+		{"join", "join a room: publish IVF/Ogg files (looped until stopped), receive (and record) every track", cmdJoin},
 		{"subscribe", "join a room without publishing: receive (and record) every track", cmdSubscribe},
 	}
 	m := make(map[string]command, len(list))
@@ -174,10 +177,19 @@ func (e *env) newFlagSet(name, synopsis string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses a subcommand's arguments; positional arguments are refused.
+// parseFlags parses a subcommand's arguments; positional arguments are refused. The flag list is
+// printed for -h only: a bad flag gets its one-line error and the -h hint from run, not the
+// error twice around the whole list.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	usage, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
 		return &usageError{msg: err.Error()}

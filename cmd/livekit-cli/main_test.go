@@ -73,6 +73,7 @@ func TestUsage(t *testing.T) {
 		{"token needs a grant", []string{"create-token", "--identity", "a"}, exitUsage, "", "no grant"},
 		{"join token needs identity", []string{"create-token", "--join", "--room", "r"}, exitUsage, "", "--identity is required"},
 		{"bad seconds", []string{"create-room", "--name", "r", "--empty-timeout", "soon"}, exitUsage, "", "want seconds"},
+		{"create-room needs no flag", []string{"--url", "ftp://x", "create-room"}, exitUsage, "", "scheme must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,5 +101,34 @@ func TestUnreachableNode(t *testing.T) {
 	}
 	if want := "livekit-cli: list-rooms: cannot reach the node at http://127.0.0.1:1/"; !strings.HasPrefix(errOut.String(), want) {
 		t.Errorf("stderr %q, want prefix %q", errOut.String(), want)
+	}
+	if !strings.Contains(errOut.String(), "livekit-server --dev") {
+		t.Errorf("stderr %q does not say how to start a node", errOut.String())
+	}
+	// join's WebSocket dial says the same.
+	errOut.Reset()
+	code = run(testCtx(t, 10*time.Second), []string{"--url", "http://127.0.0.1:1", "join", "--room", "r"}, &out, &errOut)
+	if code != exitError || !strings.Contains(errOut.String(), "livekit-server --dev") {
+		t.Errorf("join: exit %d, stderr %q; want exit 1 and how to start a node", code, errOut.String())
+	}
+}
+
+// TestBadFlagIsShort: a bad flag of a command is reported in two lines (the error, then the -h
+// hint), without the flag list; -h alone prints the list.
+func TestBadFlagIsShort(t *testing.T) {
+	for _, args := range [][]string{
+		{"create-room", "--name"},
+		{"join", "--nope"},
+		{"join", "--room-id"},
+		{"delete-room", "--room"},
+		{"create-room", "--empty-timeout", "soon"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), args, &out, &errOut)
+		want := "livekit-cli: " + args[0] + ": "
+		if code != exitUsage || strings.Count(errOut.String(), "\n") != 2 || !strings.HasPrefix(errOut.String(), want) ||
+			strings.Contains(errOut.String(), "usage:") {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and two lines: the error, the -h hint", args, code, errOut.String())
+		}
 	}
 }

@@ -36,13 +36,15 @@ func (e *env) call(ctx context.Context, grant *auth.VideoGrant, do func(context.
 }
 
 func cmdCreateRoom(ctx context.Context, e *env, args []string) error {
-	fs := e.newFlagSet("create-room", "--name NAME [--empty-timeout 5m] [--max-participants N] [--metadata S]")
+	fs := e.newFlagSet("create-room", "[--name NAME] [--empty-timeout 5m] [--max-participants N] [--metadata S]\n\n"+
+		"Creates a room and prints it as JSON on stdout (its sid RM_… is what join --room-id takes),\n"+
+		"then a join token for it on stderr. Without --name the room gets a generated name (room-…).")
 	var req livekit.CreateRoomRequest
 	var emptyTimeout, departureTimeout seconds
 	var maxParticipants uint
 	identity := ""
 	validFor := auth.DefaultValidFor
-	fs.StringVar(&req.Name, "name", "", "room name (required)")
+	fs.StringVar(&req.Name, "name", "", "room name (default: generated, room-<8 hex digits>)")
 	fs.Var(&emptyTimeout, "empty-timeout", "close the room after it has been empty this long (seconds or duration; 0: node default)")
 	fs.Var(&departureTimeout, "departure-timeout", "close the room this long after the last participant left (0: node default)")
 	fs.UintVar(&maxParticipants, "max-participants", 0, "participant limit (0: unlimited)")
@@ -52,8 +54,8 @@ func cmdCreateRoom(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := required("name", req.Name); err != nil {
-		return err
+	if strings.TrimSpace(req.Name) == "" {
+		req.Name = randomRoomName()
 	}
 	req.EmptyTimeout, req.DepartureTimeout = uint32(emptyTimeout), uint32(departureTimeout)
 	req.MaxParticipants = uint32(maxParticipants)
@@ -72,7 +74,8 @@ func cmdCreateRoom(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "join token (identity %q, valid %s): %s\n", identity, validFor, tok)
+		// On stderr, so that stdout is the room's JSON alone (create-room | jq -r .sid).
+		fmt.Fprintf(e.stderr, "join token (identity %q, valid %s): %s\n", identity, validFor, tok)
 		return nil
 	})
 }
@@ -325,7 +328,11 @@ func resolveRoomID(ctx context.Context, e *env, sid string) (name string, err er
 				return nil
 			}
 		}
-		return fmt.Errorf("no room with sid %s (rooms: %d)", sid, len(res.GetRooms()))
+		hint := "'livekit-cli list-rooms' shows them; a room nobody joins closes after its empty_timeout"
+		if !strings.HasPrefix(sid, "RM_") {
+			hint = "a room sid starts with RM_; for a room name use --room"
+		}
+		return fmt.Errorf("no room with sid %q on the node (%d rooms; %s)", sid, len(res.GetRooms()), hint)
 	})
 	return name, err
 }

@@ -22,18 +22,19 @@ func decode[M proto.Message](t testing.TB, out string, m M) M {
 	return m
 }
 
-// parseCreateRoom splits create-room's output into the room and the join token.
-func parseCreateRoom(t testing.TB, out string) (*livekit.Room, string) {
+// parseCreateRoom reads create-room's output: the room as JSON alone on stdout (so that it pipes
+// into jq) and the join token line on stderr.
+func parseCreateRoom(t testing.TB, r result) (*livekit.Room, string) {
 	t.Helper()
-	body, last, ok := strings.Cut(strings.TrimRight(out, "\n"), "\njoin token (")
+	_, last, ok := strings.Cut(r.stderr, "join token (")
 	if !ok {
-		t.Fatalf("no join token line in %q", out)
+		t.Fatalf("no join token line in stderr %q", r.stderr)
 	}
-	_, tok, ok := strings.Cut(last, "): ")
+	_, tok, ok := strings.Cut(strings.TrimSpace(last), "): ")
 	if !ok {
 		t.Fatalf("bad join token line %q", last)
 	}
-	return decode(t, body, &livekit.Room{}), strings.TrimSpace(tok)
+	return decode(t, r.stdout, &livekit.Room{}), strings.TrimSpace(tok)
 }
 
 func TestRoomCommands(t *testing.T) {
@@ -43,7 +44,7 @@ func TestRoomCommands(t *testing.T) {
 	// create-room prints the room and a join token, which lets alice in.
 	r := mustCLI(ctx, t, node, "create-room", "--name", "r1", "--empty-timeout", "5m", "--max-participants", "7",
 		"--metadata", "hello", "--identity", "alice")
-	room, tok := parseCreateRoom(t, r.stdout)
+	room, tok := parseCreateRoom(t, r)
 	if room.GetName() != "r1" || !strings.HasPrefix(room.GetSid(), "RM_") || room.GetEmptyTimeout() != 300 ||
 		room.GetMaxParticipants() != 7 || room.GetMetadata() != "hello" || room.GetCreationTime() == 0 {
 		t.Fatalf("create-room printed %v", room)
@@ -230,5 +231,30 @@ func TestGlobalFlagsFromEnv(t *testing.T) {
 		if code := run(ctx, args, &out, &errOut); code != exitOK {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errOut.String())
 		}
+	}
+}
+
+// TestCreateRoomWithoutName checks the original flow's first step: create-room with no flags
+// creates a room with a generated name and prints it as JSON alone on stdout.
+func TestCreateRoomWithoutName(t *testing.T) {
+	ctx := testCtx(t, 20*time.Second)
+	node := testkit.StartNode(t, testkit.Options{})
+	names := map[string]bool{}
+	for range 2 {
+		r := mustCLI(ctx, t, node, "create-room")
+		room, tok := parseCreateRoom(t, r)
+		name := room.GetName()
+		if len(name) != len("room-")+8 || !strings.HasPrefix(name, "room-") || !strings.HasPrefix(room.GetSid(), "RM_") ||
+			room.GetCreationTime() == 0 || tok == "" {
+			t.Fatalf("create-room printed %v (token %q)", room, tok)
+		}
+		names[name] = true
+	}
+	if len(names) != 2 {
+		t.Errorf("two create-room calls gave the names %v, want two different ones", names)
+	}
+	res := decode(t, mustCLI(ctx, t, node, "list-rooms").stdout, &livekit.ListRoomsResponse{})
+	if len(res.GetRooms()) != 2 {
+		t.Errorf("list-rooms after two create-room = %v", res)
 	}
 }

@@ -30,6 +30,14 @@ func randomIdentity() string {
 	return "cli-" + hex.EncodeToString(b[:])
 }
 
+// randomRoomName is the name create-room gives a room when none is given: "room-" and 8 hex
+// digits, short enough to type and unique in practice.
+func randomRoomName() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "room-" + hex.EncodeToString(b[:])
+}
+
 func cmdCreateToken(_ context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("create-token",
 		"[--join --room NAME --identity ID] [--create] [--list] [--admin --room NAME] [--valid-for 6h] …")

@@ -10,23 +10,21 @@
 package cliflow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/actor-sfu/livekit-server/testkit"
 	"github.com/actor-sfu/livekit-server/transport/lkclient/lkmedia"
 )
 
@@ -52,7 +50,7 @@ func TestOriginalFlow(t *testing.T) {
 	ivf, ogg := absPath(t, testIVF), absPath(t, testOgg)
 
 	// ./bin/livekit-server --dev, on free loopback ports so that it runs beside anything else.
-	httpPort, udpPort := freeTCPPort(t), freeUDPPort(t)
+	httpPort, udpPort := freePort(t, "tcp"), freePort(t, "udp")
 	srv := start(t, "livekit-server", filepath.Join(bin, "livekit-server"), nil,
 		"--dev", "--bind", "127.0.0.1", "--port", strconv.Itoa(httpPort), "--udp-port", strconv.Itoa(udpPort))
 	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
@@ -243,49 +241,21 @@ func absPath(t *testing.T, rel string) string {
 	return p
 }
 
-func freeTCPPort(t *testing.T) int {
+// freePort returns a free loopback port of network ("tcp" or "udp").
+func freePort(t *testing.T, network string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testkit.FreePort(network)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return port
 }
 
 // proc is a started process; done closes when it has exited, with its exit code in code.
 type proc struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *testkit.SyncBuffer
 	done           chan struct{}
 	code           int
 }
@@ -295,7 +265,7 @@ type proc struct {
 // its PID at the end of the test if it is still running, and its stderr logged if the test failed.
 func start(t *testing.T, name, path string, extraEnv []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{name: name, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "LIVEKIT_") {

@@ -6,7 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,29 +17,10 @@ import (
 	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
-// syncBuffer is a bytes.Buffer safe for the node's concurrent loggers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) contains(s string) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Contains(b.buf.Bytes(), []byte(s))
-}
-
-func (b *syncBuffer) lines(t *testing.T) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// jsonLines decodes every line written to b as one JSON object.
+func jsonLines(t *testing.T, b *testkit.SyncBuffer) []map[string]any {
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(b.Bytes()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -56,7 +37,7 @@ func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 // a participant or a track finds its whole story. The scenario covers join, publish, subscribe,
 // a participant leaving and the room closing, with the node logging JSON at debug level.
 func TestLogLinesCarryRoomParticipantTrack(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	node := testkit.StartNode(t, testkit.Options{Actors: actors.Config{Logger: logger}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -87,13 +68,13 @@ func TestLogLinesCarryRoomParticipantTrack(t *testing.T) {
 	}
 
 	// The room logs its end after its participants are gone; DeleteRoom may return first.
-	for !logs.contains(`"msg":"room stopped"`) && ctx.Err() == nil {
+	for !strings.Contains(logs.String(), `"msg":"room stopped"`) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 
 	sids := map[string]string{"alice": alice.SID(), "bob": bob.SID()}
 	tracks := map[string]bool{cam.SID(): true, mic.SID(): true}
-	lines := logs.lines(t)
+	lines := jsonLines(t, logs)
 	var about = map[string]int{}
 	for _, l := range lines {
 		has := func(k string) bool { _, ok := l[k]; return ok }

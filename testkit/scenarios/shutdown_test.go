@@ -1,15 +1,12 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,39 +18,16 @@ import (
 	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // freePorts returns a free loopback TCP port and a free loopback UDP port.
 func freePorts(t *testing.T) (tcp, udp int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := testkit.FreePort("tcp")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tcp = l.Addr().(*net.TCPAddr).Port
-	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
+	if udp, err = testkit.FreePort("udp"); err != nil {
 		t.Fatal(err)
 	}
-	udp = u.LocalAddr().(*net.UDPAddr).Port
-	_ = l.Close()
-	_ = u.Close()
 	return tcp, udp
 }
 
@@ -78,7 +52,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	bin := buildServer(t)
 	port, udp := freePorts(t)
 	const drain = 5 * time.Second
-	var logs lockedBuffer
+	var logs testkit.SyncBuffer
 	cmd := exec.Command(bin, "--dev", "--port", fmt.Sprint(port), "--udp-port", fmt.Sprint(udp), "--drain-timeout", drain.String())
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,24 +30,6 @@ type target struct {
 	logFile        *os.File
 }
 
-// freePort asks the kernel for a free loopback port of network ("tcp" or "udp").
-func freePort(network string) (int, error) {
-	if network == "udp" {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("free udp port: %w", err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port, nil
-	}
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free tcp port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // buildServer compiles pkg (./cmd/livekit-server) into dir and returns the binary's path.
 func buildServer(ctx context.Context, pkg, dir string) (string, error) {
 	bin := filepath.Join(dir, "livekit-server")
@@ -62,11 +43,11 @@ func buildServer(ctx context.Context, pkg, dir string) (string, error) {
 
 // startBinaryNode runs the livekit-server binary in dev mode on free loopback ports.
 func startBinaryNode(ctx context.Context, bin, logPath string) (*target, error) {
-	port, err := freePort("tcp")
+	port, err := testkit.FreePort("tcp")
 	if err != nil {
 		return nil, err
 	}
-	udp, err := freePort("udp")
+	udp, err := testkit.FreePort("udp")
 	if err != nil {
 		return nil, err
 	}

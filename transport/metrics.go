@@ -42,9 +42,10 @@ type MetricsOptions struct {
 // The node is attached after construction because the node's event sink and the HTTP server
 // configuration are usually built before the node exists.
 type Metrics struct {
-	reg     *prometheus.Registry
-	handler http.Handler
-	src     atomic.Pointer[MetricsSource]
+	reg      *prometheus.Registry
+	handler  http.Handler
+	src      atomic.Pointer[MetricsSource]
+	sessions sessionCounters
 }
 
 var _ http.Handler = (*Metrics)(nil)
@@ -135,6 +136,9 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range lkDescs {
 		ch <- d
 	}
+	ch <- lkParticipantJoin
+	ch <- lkServiceOperation
+	ch <- lkRoomDuration
 	if c.webhooks != nil {
 		ch <- descWebhooks
 	}
@@ -158,6 +162,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	collectNode(ch, st)
 	collectMedia(ch, mc)
 	collectLiveKit(ch, st, mc)
+	c.m.sessions.collect(ch, st.NodeID)
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {

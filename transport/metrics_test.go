@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -130,4 +131,31 @@ func scrape(t *testing.T, h http.Handler) string {
 		t.Fatalf("scrape: %d %v", res.StatusCode, err)
 	}
 	return string(b)
+}
+
+// Signal connections and lifecycle events feed LiveKit's connection families and the room
+// duration histogram, with LiveKit's bucket bounds.
+func TestSessionMetrics(t *testing.T) {
+	m := NewMetrics(MetricsOptions{})
+	m.Attach(&fakeMetricsSource{stats: actors.NodeStats{NodeID: "ND_s"}})
+	m.SignalConnected()
+	m.SignalConnected()
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventParticipantJoined})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventParticipantLeft})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventRoomFinished, Room: &livekit.Room{CreationTime: time.Now().Add(-70 * time.Second).Unix()}})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventRoomFinished, Room: &livekit.Room{}}) // no creation time: not observed
+	body := scrape(t, m)
+	for _, line := range []string{
+		`livekit_participant_join_total{node_id="ND_s",node_type="SERVER",state="signal_connected"} 2`,
+		`livekit_participant_join_total{node_id="ND_s",node_type="SERVER",state="rtc_connected"} 1`,
+		`livekit_node_service_operation{error_type="",node_id="ND_s",node_type="SERVER",status="success",type="signal_ws"} 2`,
+		`livekit_node_service_operation{error_type="",node_id="ND_s",node_type="SERVER",status="success",type="ice_connection"} 1`,
+		`livekit_room_duration_seconds_bucket{node_id="ND_s",node_type="SERVER",le="60"} 0`,
+		`livekit_room_duration_seconds_bucket{node_id="ND_s",node_type="SERVER",le="300"} 1`,
+		`livekit_room_duration_seconds_count{node_id="ND_s",node_type="SERVER"} 1`,
+	} {
+		if !strings.Contains(body, "\n"+line+"\n") {
+			t.Errorf("scrape lacks %q", line)
+		}
+	}
 }

@@ -56,6 +56,9 @@ type ServerConfig struct {
 	// Metrics, when set, is served at /metrics to anyone who can reach the port; outside
 	// development give it a listener of its own instead (see MetricsServer).
 	Metrics http.Handler
+	// Observer, when set, is told of every signal connection served (for LiveKit's connection
+	// metrics); *Metrics implements it.
+	Observer SessionObserver
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -213,6 +216,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 
 // connStarted and connEnded count the signal connections being served, for Drain.
 func (s *Server) connStarted() {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SignalConnected()
+	}
 	s.connMu.Lock()
 	s.conns++
 	s.connMu.Unlock()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
@@ -157,15 +158,21 @@ func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.N
 	nodeCfg := ld.cfg.nodeConfig(version, log)
 	if hooks != nil {
 		metricsOpts.Webhooks = hooks
-		nodeCfg.Events = hooks.Notify
 	}
 	metrics := transport.NewMetrics(metricsOpts)
+	nodeCfg.Events = func(e *livekit.WebhookEvent) {
+		metrics.ObserveEvent(e)
+		if hooks != nil {
+			hooks.Notify(e)
+		}
+	}
 	node, err := actors.NewNode(nodeCfg)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting node: %w", err)
 	}
 	metrics.Attach(node)
 	srvCfg := ld.cfg.serverConfig()
+	srvCfg.Observer = metrics
 	if ld.cfg.Dev || ld.cfg.MetricsOnMainPort {
 		srvCfg.Metrics = metrics
 	}

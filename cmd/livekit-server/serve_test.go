@@ -173,8 +173,20 @@ func TestLiveKitConfigFileStartsTheNode(t *testing.T) {
 			t.Errorf("%s did not move: %v → %v", s, before[s], after[s])
 		}
 	}
+	// The room closes a departure_timeout after both left; its lifetime then shows.
+	waitHooks(t, hooks, []string{"room_started", "participant_joined", "track_published", "room_finished"})
+	final := scrapeLK(t, metricsURL)
+	for series, want := range map[string]float64{
+		`livekit_participant_join_total{state="signal_connected"}`: 2,
+		`livekit_participant_join_total{state="rtc_connected"}`:    2,
+		"livekit_room_duration_seconds_count":                      1,
+		"livekit_room_total":                                       0,
+	} {
+		if final[series] != want {
+			t.Errorf("%s = %v, want %v", series, final[series], want)
+		}
+	}
 	stop()
-	waitHooks(t, hooks, []string{"room_started", "participant_joined", "track_published"})
 	if names := hooks.names(); len(names) == 0 || names[0] != "room_started" {
 		t.Errorf("webhooks %v, want room_started first", names)
 	}
@@ -223,8 +235,8 @@ func runRoom(t *testing.T, wsURL string) {
 // lkSeries matches one sample line: series (name and labels) and value.
 var lkSeries = regexp.MustCompile(`(?m)^(livekit_[a-z_]+)\{([^}]*)\} (\S+)$`)
 
-// scrapeLK returns the LiveKit-family samples of a scrape, keyed by name plus the labels up to
-// and including direction (e.g. livekit_packet_total{direction="incoming"), plus the bare names.
+// scrapeLK returns the LiveKit-family samples of a scrape summed by name, and by name with its
+// direction or state label (livekit_packet_total{direction="incoming"} and the same without "}").
 func scrapeLK(t *testing.T, url string) map[string]float64 {
 	t.Helper()
 	res, err := http.Get(url)
@@ -240,8 +252,11 @@ func scrapeLK(t *testing.T, url string) map[string]float64 {
 	for _, m := range lkSeries.FindAllStringSubmatch(string(b), -1) {
 		v, _ := strconv.ParseFloat(m[3], 64)
 		out[m[1]] += v
-		if i := strings.Index(m[2], `",`); strings.HasPrefix(m[2], "direction=") && i > 0 {
-			out[m[1]+"{"+m[2][:i+1]] += v
+		for _, label := range strings.Split(m[2], ",") {
+			if strings.HasPrefix(label, "direction=") || strings.HasPrefix(label, "state=") {
+				out[m[1]+"{"+label] += v // e.g. livekit_packet_total{direction="incoming"
+				out[m[1]+"{"+label+"}"] += v
+			}
 		}
 	}
 	// The families LiveKit's dashboard queries, present from the first scrape.

@@ -135,13 +135,16 @@ func isBoolFlag(f *flag.Flag) bool {
 
 // cmdPorts prints the ports the configuration uses, in LiveKit's format.
 func cmdPorts(args []string, getenv func(string) string, stdout, _ io.Writer) error {
-	// ports needs no keys; give it a placeholder so a config without them still answers.
-	ld, err := loadConfig(args, func(k string) string {
-		if v := getenv(k); v != "" || k != "LIVEKIT_KEYS" {
-			return v
-		}
-		return "ports-placeholder: " + placeholderSecret
-	}, readConfigFile, io.Discard)
+	ld, err := loadConfig(args, getenv, readConfigFile, io.Discard)
+	if errors.Is(err, errNoKeys) {
+		// ports needs no keys; a placeholder lets a config without them still answer.
+		ld, err = loadConfig(args, func(k string) string {
+			if k == "LIVEKIT_KEYS" {
+				return "ports-placeholder: " + placeholderSecret
+			}
+			return getenv(k)
+		}, readConfigFile, io.Discard)
+	}
 	if err != nil {
 		return err
 	}

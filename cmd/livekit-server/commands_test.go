@@ -80,6 +80,13 @@ func TestPorts(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("ports printed\n%s\nwant\n%s", out.String(), want)
 	}
+	// A config whose webhook names one of its keys still answers: the placeholder is used only
+	// when there are no keys at all.
+	withHooks := "keys:\n  APIk: some-long-secret-some-long-secret-00\nwebhook:\n  api_key: APIk\n  urls: [http://127.0.0.1:9/h]\n"
+	var errOut bytes.Buffer
+	if code := run([]string{"ports"}, env(map[string]string{"LIVEKIT_CONFIG": withHooks}), io.Discard, &errOut); code != 0 {
+		t.Errorf("ports with webhook config: exit %d: %s", code, errOut.String())
+	}
 }
 
 // Outside --dev the debug pages are off unless --debug-pages (then behind a token); --dev keeps

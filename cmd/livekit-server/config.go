@@ -461,6 +461,9 @@ func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
 	return nil
 }
 
+// errNoKeys: the configuration names no API key.
+var errNoKeys = errors.New("no API keys: give --keys, --key-file, LIVEKIT_KEYS, keys: or key_file: in the config file, or use --dev")
+
 // minSecretLength is the shortest API secret accepted without complaint outside --dev: an HS256
 // secret shorter than 32 bytes can be guessed offline from one captured token.
 const minSecretLength = 32
@@ -470,7 +473,7 @@ const minSecretLength = 32
 // missing.
 func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
 	if len(keys) == 0 && !versionOnly {
-		return errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
+		return errNoKeys
 	}
 	for _, k := range keys.Keys() {
 		if secret, _ := keys.Secret(k); secret == "" {

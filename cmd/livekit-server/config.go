@@ -447,6 +447,9 @@ func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 // (--log-format, else logging.json).
 func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
 	level := firstNonEmpty(levelFlag, cfg.Logging.Level, cfg.LogLevel, "info")
+	if strings.EqualFold(level, "warning") { // LiveKit's spelling
+		level = "warn"
+	}
 	if err := res.level.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}

@@ -139,6 +139,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lkParticipantJoin
 	ch <- lkServiceOperation
 	ch <- lkRoomDuration
+	ch <- lkTwirpStatus
 	if c.webhooks != nil {
 		ch <- descWebhooks
 	}

@@ -16,10 +16,14 @@ import (
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
-// SessionObserver is told of the session milestones the edge sees. *Metrics implements it.
-type SessionObserver interface {
+// EdgeObserver is told of what the edge serves, for metrics. *Metrics implements it. Its methods
+// must return at once.
+type EdgeObserver interface {
 	// SignalConnected is called once per /rtc WebSocket served after a successful join.
 	SignalConnected()
+	// RoomAPIRequest is called once per Room API call Twirp answered: service and method names,
+	// status family ("4xx", "5xx", else the status) and Twirp error code ("" on success).
+	RoomAPIRequest(service, method, status, code string)
 }
 
 // roomDurationBuckets are LiveKit's bounds for livekit_room_duration_seconds.
@@ -32,20 +36,37 @@ var (
 		"Connection steps completed: signal_ws (WebSocket served), ice_connection (media connected) (LiveKit's family; failures are not split out).", "type", "status", "error_type")
 	lkRoomDuration = lkDesc("livekit_room_duration_seconds",
 		"How long finished rooms were open (LiveKit's family).")
+	lkTwirpStatus = lkDesc("livekit_node_twirp_request_status",
+		"Room API calls answered by Twirp, by service, method, status family and Twirp code (LiveKit's family).", "service", "method", "status", "code")
 )
+
+// apiKey is one livekit_node_twirp_request_status series.
+type apiKey struct{ service, method, status, code string }
 
 // sessionCounters are the milestone totals and the room-duration histogram.
 type sessionCounters struct {
 	signalConnected, rtcConnected atomic.Uint64
 
 	mu          sync.Mutex
+	api         map[apiKey]uint64
 	durCounts   []uint64 // per bucket, not cumulative; the last counts values above every bound
 	durSum      float64
 	durObserved uint64
 }
 
-// SignalConnected implements SessionObserver.
+// SignalConnected implements EdgeObserver.
 func (m *Metrics) SignalConnected() { m.sessions.signalConnected.Add(1) }
+
+// RoomAPIRequest implements EdgeObserver.
+func (m *Metrics) RoomAPIRequest(service, method, status, code string) {
+	s := &m.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.api == nil {
+		s.api = map[apiKey]uint64{}
+	}
+	s.api[apiKey{service, method, status, code}]++
+}
 
 // ObserveEvent takes the node's lifecycle events (chain it into actors.Config.Events beside
 // webhooks): participant_joined counts a media connection, room_finished a room's lifetime. It
@@ -100,6 +121,13 @@ func (s *sessionCounters) collect(ch chan<- prometheus.Metric, nodeID string) {
 		cumulative[b] = n
 	}
 	count, sum := s.durObserved, s.durSum
+	api := make(map[apiKey]uint64, len(s.api))
+	for k, v := range s.api {
+		api[k] = v
+	}
 	s.mu.Unlock()
+	for k, v := range api {
+		c(lkTwirpStatus, v, k.service, k.method, k.status, k.code)
+	}
 	ch <- prometheus.MustNewConstHistogram(lkRoomDuration, count, sum, cumulative, nodeID, lkNodeType)
 }

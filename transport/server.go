@@ -56,9 +56,9 @@ type ServerConfig struct {
 	// Metrics, when set, is served at /metrics to anyone who can reach the port; outside
 	// development give it a listener of its own instead (see MetricsServer).
 	Metrics http.Handler
-	// Observer, when set, is told of every signal connection served (for LiveKit's connection
-	// metrics); *Metrics implements it.
-	Observer SessionObserver
+	// Observer, when set, is told of every signal connection served and every Room API call
+	// answered (for LiveKit's connection and request metrics); *Metrics implements it.
+	Observer EdgeObserver
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {

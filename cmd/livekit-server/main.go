@@ -84,6 +84,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// newLogger writes to w at level, as JSON or text.
 func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if json {
@@ -113,6 +114,9 @@ func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error
 	servers, err := listenAll(cfg, httpSrv, sideServers(cfg, handler, metrics, errorLog), log)
 	if err != nil {
 		_ = node.Close(context.Background())
+		if hooks != nil {
+			_ = hooks.Close(context.Background())
+		}
 		return err
 	}
 	serveErr := make(chan error, len(servers))

@@ -315,3 +315,29 @@ func waitHooks(t *testing.T, h *hookRecorder, want []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A side port that cannot be bound stops the start cleanly, with an error naming it, and
+// leaves nothing listening.
+func TestServeFailsOnBusyPrometheusPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	promPort := busy.Addr().(*net.TCPAddr).Port
+	port := freePort(t, "tcp")
+	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1]\nkeys:\n  %s: %s\nprometheus:\n  port: %d\nrtc:\n  udp_port: %d\n",
+		port, e2eKey, e2eSecret, promPort, freePort(t, "udp"))
+	ld, err := loadConfig([]string{"--config-body", body}, env(nil), os.ReadFile, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), func() {}, ld, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(promPort)) {
+		t.Fatalf("serve = %v, want an error naming port %d", err, promPort)
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		c.Close()
+		t.Errorf("main port %d still listening after the failed start", port)
+	}
+}

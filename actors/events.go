@@ -10,12 +10,17 @@ import (
 
 // Lifecycle event names, as LiveKit's webhooks spell them.
 const (
-	EventRoomStarted       = "room_started"
-	EventRoomFinished      = "room_finished"
+	EventRoomStarted  = "room_started"
+	EventRoomFinished = "room_finished"
+	// EventParticipantJoined is sent when the participant becomes ACTIVE (its primary
+	// PeerConnection connected), as LiveKit sends it, not when its signal connection joins.
 	EventParticipantJoined = "participant_joined"
 	EventParticipantLeft   = "participant_left"
-	EventTrackPublished    = "track_published"
-	EventTrackUnpublished  = "track_unpublished"
+	// EventParticipantConnectionAborted replaces participant_left for a participant that joined
+	// but never became ACTIVE (its media never connected).
+	EventParticipantConnectionAborted = "participant_connection_aborted"
+	EventTrackPublished               = "track_published"
+	EventTrackUnpublished             = "track_unpublished"
 )
 
 // EventSink receives the node's lifecycle events (for webhooks, metrics, audit). It is called

@@ -28,6 +28,8 @@ type actorStats struct {
 	subscribers atomic.Int64
 	// quality is a participant's latest connection rating plus one; 0 means not rated yet.
 	quality atomic.Int32
+	// trackType is a track actor's livekit.TrackType plus one (0: not a track), for /metrics.
+	trackType atomic.Int32
 }
 
 // bitrateMeter turns a growing byte count into a bitrate. Several readers (debug pages, scrapes)

@@ -209,6 +209,7 @@ func (p *participantActor) remoteTrack(ctx actor.Context, remote *webrtc.TrackRe
 	trackInfo := proto.Clone(info).(*livekit.TrackInfo)
 	subscribers := &subscriberSet{}
 	pid, err := p.node.spawn(ctx, info.Sid, "track", func(st *actorStats) actor.Actor {
+		st.trackType.Store(int32(trackInfo.Type) + 1) // for Node.Stats' per-kind counts
 		t := newTrackActor(p.node, p.log, trackInfo, receiver, st)
 		t.snapshot = subscribers // the track actor writes it; the room reads it
 		return t

@@ -51,6 +51,9 @@ type memberEntry struct {
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
 	protocol      int32 // the client's signalling protocol version
+	// becameActive is set when the participant first turned ACTIVE: participant_joined was sent,
+	// and its departure is participant_left (else participant_connection_aborted).
+	becameActive bool
 }
 
 // trackEntry is the room's view of one published track.
@@ -236,7 +239,6 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
 
 	r.broadcastParticipant(info, req.Identity)
-	r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil)
 	if entry.autoSubscribe && subscriberPrimary {
 		for _, t := range r.sortedTracks() {
 			msg := t.pub
@@ -343,6 +345,10 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 	}
 	wasPublisher := p.info.GetIsPublisher()
 	p.info = info
+	if !p.becameActive && info.GetState() == livekit.ParticipantInfo_ACTIVE {
+		p.becameActive = true
+		r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil) // LiveKit's moment: media connected
+	}
 	for _, t := range info.GetTracks() {
 		if e := r.tracks[t.GetSid()]; e != nil {
 			e.pub.info = t // mute state, for speaker detection and late subscribers
@@ -443,7 +449,11 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	gone.Tracks = nil
 	gone.Version++
 	r.broadcastParticipant(gone, p.info.GetIdentity())
-	r.node.emit(EventParticipantLeft, r.roomInfo(), gone, nil)
+	if p.becameActive {
+		r.node.emit(EventParticipantLeft, r.roomInfo(), gone, nil)
+	} else {
+		r.node.emit(EventParticipantConnectionAborted, r.roomInfo(), gone, nil)
+	}
 	r.log.Info("participant left", "participant", p.info.GetIdentity(), "pID", p.info.GetSid())
 	if len(r.participants) == 0 && !r.closing {
 		r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second)

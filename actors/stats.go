@@ -8,11 +8,16 @@ import "github.com/actor-sfu/livekit-server/proto/livekit"
 // NodeStats is a typed snapshot of what runs on a node, for /metrics. Node.Stats reads it from
 // the process registry and the counters each actor publishes; it sends no actor message.
 type NodeStats struct {
+	// NodeID is the node's ID (ND_…), LiveKit's node_id label.
+	NodeID string
 	// Rooms, Participants and Tracks count the live actors of each kind.
 	Rooms, Participants, Tracks int64
 	// Subscriptions is the number of subscriber copies of published tracks (the sum over tracks
 	// of their subscribers).
 	Subscriptions int64
+	// TracksByType and SubscriptionsByType split Tracks and Subscriptions by track type (audio,
+	// video, data).
+	TracksByType, SubscriptionsByType map[livekit.TrackType]int64
 	// Quality counts participants by the connection quality last computed for them; participants
 	// not rated yet are not counted.
 	Quality map[livekit.ConnectionQuality]int64
@@ -34,7 +39,11 @@ type ActorKindStats struct {
 
 // Stats reads the node's typed snapshot. It never blocks on an actor.
 func (n *Node) Stats() NodeStats {
-	out := NodeStats{Quality: map[livekit.ConnectionQuality]int64{}, Actors: map[string]ActorKindStats{}}
+	out := NodeStats{
+		NodeID:  n.cfg.NodeID,
+		Quality: map[livekit.ConnectionQuality]int64{}, Actors: map[string]ActorKindStats{},
+		TracksByType: map[livekit.TrackType]int64{}, SubscriptionsByType: map[livekit.TrackType]int64{},
+	}
 	n.eachLive(func(_ string, s *actorStats) {
 		kind := "unknown"
 		if s != nil {
@@ -47,7 +56,12 @@ func (n *Node) Stats() NodeStats {
 			k.Mailbox += depth
 			k.MailboxMax = max(k.MailboxMax, depth)
 			k.Processed += s.processed.Load()
-			out.Subscriptions += s.subscribers.Load()
+			subs := s.subscribers.Load()
+			out.Subscriptions += subs
+			if tt := s.trackType.Load(); tt > 0 {
+				out.TracksByType[livekit.TrackType(tt-1)]++
+				out.SubscriptionsByType[livekit.TrackType(tt-1)] += subs
+			}
 			if q := s.quality.Load(); q > 0 {
 				out.Quality[livekit.ConnectionQuality(q-1)]++
 			}

@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
 	"sort"
 	"sync/atomic"
@@ -40,9 +42,10 @@ type MetricsOptions struct {
 // The node is attached after construction because the node's event sink and the HTTP server
 // configuration are usually built before the node exists.
 type Metrics struct {
-	reg     *prometheus.Registry
-	handler http.Handler
-	src     atomic.Pointer[MetricsSource]
+	reg      *prometheus.Registry
+	handler  http.Handler
+	src      atomic.Pointer[MetricsSource]
+	sessions sessionCounters
 }
 
 var _ http.Handler = (*Metrics)(nil)
@@ -72,6 +75,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
 
 // Metric descriptions. Names follow Prometheus conventions: _total for counters, base units.
+// Upstream loss is exported once, under LiveKit's livekit_packet_loss_total (metrics_livekit.go).
 var (
 	descRooms = prometheus.NewDesc("livekit_rooms",
 		"Rooms open on this node.", nil, nil)
@@ -97,8 +101,6 @@ var (
 		"Sequence numbers subscribers asked to be resent (NACK).", nil, nil)
 	descPLIs = prometheus.NewDesc("livekit_plis_total",
 		"Keyframe requests: PLI/FIR received from subscribers (in), PLIs sent to publishers after throttling (out).", []string{"direction"}, nil)
-	descLoss = prometheus.NewDesc("livekit_packet_loss_total",
-		"Upstream RTP sequence gaps seen by the forwarders, before NACK recovery.", nil, nil)
 	descLatency = prometheus.NewDesc("livekit_forward_latency_seconds",
 		"Sampled (1 in 64 deliveries per subscriber) time from reading an RTP packet off the publisher to handing it to the subscriber's SRTP writer.", nil, nil)
 	descQuality = prometheus.NewDesc("livekit_connection_quality",
@@ -126,11 +128,18 @@ type nodeCollector struct {
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descRooms, descParticipants, descTracks, descSubscriptions, descActors, descMailbox,
-		descMailboxMax, descProcessed, descPackets, descBytes, descNACKs, descPLIs, descLoss, descLatency,
+		descMailboxMax, descProcessed, descPackets, descBytes, descNACKs, descPLIs, descLatency,
 		descQuality,
 	} {
 		ch <- d
 	}
+	for _, d := range lkDescs {
+		ch <- d
+	}
+	ch <- lkParticipantJoin
+	ch <- lkServiceOperation
+	ch <- lkRoomDuration
+	ch <- lkTwirpStatus
 	if c.webhooks != nil {
 		ch <- descWebhooks
 	}
@@ -150,8 +159,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	src := *p
-	collectNode(ch, src.Stats())
-	collectMedia(ch, src.MediaCounters())
+	st, mc := src.Stats(), src.MediaCounters()
+	collectNode(ch, st)
+	collectMedia(ch, mc)
+	collectLiveKit(ch, st, mc)
+	c.m.sessions.collect(ch, st.NodeID)
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
@@ -202,7 +214,6 @@ func collectMedia(ch chan<- prometheus.Metric, mc actors.MediaCounters) {
 	counter(ch, descNACKs, mc.NACKs)
 	counter(ch, descPLIs, mc.PLIsIn, "in")
 	counter(ch, descPLIs, mc.PLIsOut, "out")
-	counter(ch, descLoss, mc.Lost)
 
 	bounds := actors.MediaLatencyBuckets()
 	cumulative := make(map[float64]uint64, len(bounds))
@@ -213,4 +224,33 @@ func collectMedia(ch chan<- prometheus.Metric, mc actors.MediaCounters) {
 	}
 	n += mc.LatencyCounts[len(bounds)]
 	ch <- prometheus.MustNewConstHistogram(descLatency, n, mc.LatencySum.Seconds(), cumulative)
+}
+
+// MetricsServer returns a handler for a metrics listener of its own (LiveKit's prometheus.port):
+// GET /metrics answers from m, nothing else is served, and no CORS header is ever set. With a
+// username, every request must carry those HTTP basic credentials (LiveKit's prometheus.username
+// and prometheus.password); a request without them is answered 401 with a WWW-Authenticate
+// challenge, so a Prometheus scrape_config with basic_auth works unchanged.
+func MetricsServer(m http.Handler, username, password string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusNotFound, "not found") })
+	if username == "" {
+		return mux
+	}
+	wantUser := sha256.Sum256([]byte(username))
+	wantPass := sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotUser, gotPass := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		// Both comparisons always run, in constant time, so timing tells nothing about which failed.
+		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:]) == 1
+		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:]) == 1
+		if !ok || !userOK || !passOK {
+			w.Header().Set("WWW-Authenticate", `Basic realm="livekit metrics", charset="UTF-8"`)
+			writeText(w, http.StatusUnauthorized, "unauthorized")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

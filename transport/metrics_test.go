@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,8 +31,10 @@ func (f fakeWebhookStats) Stats() webhook.Stats { return webhook.Stats(f) }
 func TestMetricsFromStatsAndCounters(t *testing.T) {
 	src := &fakeMetricsSource{
 		stats: actors.NodeStats{
-			Rooms: 2, Participants: 2, Tracks: 2, Subscriptions: 3,
-			Quality: map[livekit.ConnectionQuality]int64{livekit.ConnectionQuality_GOOD: 1},
+			NodeID: "ND_test", Rooms: 2, Participants: 2, Tracks: 2, Subscriptions: 3,
+			TracksByType:        map[livekit.TrackType]int64{livekit.TrackType_AUDIO: 1, livekit.TrackType_VIDEO: 1},
+			SubscriptionsByType: map[livekit.TrackType]int64{livekit.TrackType_AUDIO: 1, livekit.TrackType_VIDEO: 2},
+			Quality:             map[livekit.ConnectionQuality]int64{livekit.ConnectionQuality_GOOD: 1},
 			Actors: map[string]actors.ActorKindStats{
 				"node":        {Count: 1, Mailbox: 1, MailboxMax: 1},
 				"room":        {Count: 2, Mailbox: 10, MailboxMax: 7},
@@ -74,7 +77,20 @@ func TestMetricsFromStatsAndCounters(t *testing.T) {
 		`livekit_plis_total{direction="in"} 1`,
 		`livekit_plis_total{direction="out"} 3`,
 		"livekit_nacks_total 4",
-		"livekit_packet_loss_total 2",
+		// LiveKit's families, with its names, label names and label values.
+		`livekit_packet_loss_total{direction="incoming",node_id="ND_test",node_type="SERVER",source="",type=""} 2`,
+		`livekit_room_total{node_id="ND_test",node_type="SERVER"} 2`,
+		`livekit_participant_total{node_id="ND_test",node_type="SERVER"} 2`,
+		`livekit_track_published_total{kind="AUDIO",node_id="ND_test",node_type="SERVER"} 1`,
+		`livekit_track_subscribed_total{kind="VIDEO",node_id="ND_test",node_type="SERVER"} 2`,
+		`livekit_packet_total{direction="incoming",node_id="ND_test",node_type="SERVER",transmission="initial"} 10`,
+		`livekit_packet_total{direction="outgoing",node_id="ND_test",node_type="SERVER",transmission="initial"} 25`,
+		`livekit_packet_bytes{direction="outgoing",node_id="ND_test",node_type="SERVER",transmission="initial"} 2500`,
+		`livekit_nack_total{direction="outgoing",node_id="ND_test",node_type="SERVER"} 4`,
+		`livekit_pli_total{direction="outgoing",node_id="ND_test",node_type="SERVER"} 1`,
+		`livekit_pli_total{direction="incoming",node_id="ND_test",node_type="SERVER"} 3`,
+		"# TYPE livekit_room_total gauge",
+		"# TYPE livekit_packet_total counter",
 		`livekit_forward_latency_seconds_bucket{le="1e-05"} 5`,
 		`livekit_forward_latency_seconds_bucket{le="0.1"} 5`,
 		`livekit_forward_latency_seconds_bucket{le="+Inf"} 6`,
@@ -115,4 +131,31 @@ func scrape(t *testing.T, h http.Handler) string {
 		t.Fatalf("scrape: %d %v", res.StatusCode, err)
 	}
 	return string(b)
+}
+
+// Signal connections and lifecycle events feed LiveKit's connection families and the room
+// duration histogram, with LiveKit's bucket bounds.
+func TestSessionMetrics(t *testing.T) {
+	m := NewMetrics(MetricsOptions{})
+	m.Attach(&fakeMetricsSource{stats: actors.NodeStats{NodeID: "ND_s"}})
+	m.SignalConnected()
+	m.SignalConnected()
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventParticipantJoined})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventParticipantLeft})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventRoomFinished, Room: &livekit.Room{CreationTime: time.Now().Add(-70 * time.Second).Unix()}})
+	m.ObserveEvent(&livekit.WebhookEvent{Event: actors.EventRoomFinished, Room: &livekit.Room{}}) // no creation time: not observed
+	body := scrape(t, m)
+	for _, line := range []string{
+		`livekit_participant_join_total{node_id="ND_s",node_type="SERVER",state="signal_connected"} 2`,
+		`livekit_participant_join_total{node_id="ND_s",node_type="SERVER",state="rtc_connected"} 1`,
+		`livekit_node_service_operation{error_type="",node_id="ND_s",node_type="SERVER",status="success",type="signal_ws"} 2`,
+		`livekit_node_service_operation{error_type="",node_id="ND_s",node_type="SERVER",status="success",type="ice_connection"} 1`,
+		`livekit_room_duration_seconds_bucket{node_id="ND_s",node_type="SERVER",le="60"} 0`,
+		`livekit_room_duration_seconds_bucket{node_id="ND_s",node_type="SERVER",le="300"} 1`,
+		`livekit_room_duration_seconds_count{node_id="ND_s",node_type="SERVER"} 1`,
+	} {
+		if !strings.Contains(body, "\n"+line+"\n") {
+			t.Errorf("scrape lacks %q", line)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/twitchtv/twirp"
 
@@ -27,7 +28,14 @@ var _ livekit.RoomService = (*roomService)(nil)
 // roomServiceHandler returns the Twirp handler wrapped in token verification.
 func (s *Server) roomServiceHandler() http.Handler {
 	hooks := &twirp.ServerHooks{
+		RequestReceived: func(ctx context.Context) (context.Context, error) {
+			return context.WithValue(ctx, apiCallKey{}, &apiCall{}), nil
+		},
+		ResponseSent: s.reportAPICall,
 		Error: func(ctx context.Context, err twirp.Error) context.Context {
+			if c, ok := ctx.Value(apiCallKey{}).(*apiCall); ok {
+				c.code = err.Code()
+			}
 			method, _ := twirp.MethodName(ctx)
 			if err.Code() == twirp.Internal {
 				s.log.Error("room API call failed", "method", method, "err", err)
@@ -42,6 +50,33 @@ func (s *Server) roomServiceHandler() http.Handler {
 		twirp.WithServerJSONCamelCaseNames(true),
 	)
 	return s.withTwirpAuth(ts)
+}
+
+// apiCall carries one Room API call's error code from the Error hook to ResponseSent.
+type apiCall struct{ code twirp.ErrorCode }
+
+type apiCallKey struct{}
+
+// reportAPICall tells the observer how a Room API call ended, in the terms of LiveKit's
+// livekit_node_twirp_request_status: service, method, status family ("4xx", "5xx", else the
+// status itself) and Twirp code ("" on success). Calls refused before Twirp (no or bad token,
+// oversized body) are not reported, as in LiveKit, whose auth middleware also runs first.
+func (s *Server) reportAPICall(ctx context.Context) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	service, _ := twirp.ServiceName(ctx)
+	method, _ := twirp.MethodName(ctx)
+	status, _ := twirp.StatusCode(ctx)
+	family := status
+	if n, err := strconv.Atoi(status); err == nil && n >= 400 && n < 600 {
+		family = strconv.Itoa(n/100) + "xx"
+	}
+	var code twirp.ErrorCode
+	if c, ok := ctx.Value(apiCallKey{}).(*apiCall); ok {
+		code = c.code
+	}
+	s.cfg.Observer.RoomAPIRequest(service, method, family, string(code))
 }
 
 // grant returns the caller's grants or an unauthenticated error.

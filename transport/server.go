@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/actor-sfu/livekit-server/actors"
@@ -48,10 +49,16 @@ type ServerConfig struct {
 	// them: the upgrade clears the connection's deadlines, and the socket's own rate limit and the
 	// client's pings govern it from then on.
 	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
-	// DisableDebug removes the /debug/ routes.
-	DisableDebug bool
-	// Metrics, when set, is served at /metrics.
+	// Debug says who may read /debug/ and /debug/actors (default DebugPublic). Unless it is
+	// DebugPublic, neither the debug routes nor /metrics carry CORS headers, so no web page on
+	// another origin can read them through an operator's browser.
+	Debug DebugAccess
+	// Metrics, when set, is served at /metrics to anyone who can reach the port; outside
+	// development give it a listener of its own instead (see MetricsServer).
 	Metrics http.Handler
+	// Observer, when set, is told of every signal connection served and every Room API call
+	// answered (for LiveKit's connection and request metrics); *Metrics implements it.
+	Observer EdgeObserver
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -143,6 +150,9 @@ type Server struct {
 	log      *slog.Logger
 	handler  http.Handler
 
+	// draining is set by SetDraining when shutdown begins: the health check then fails.
+	draining atomic.Bool
+
 	connMu sync.Mutex
 	conns  int           // signal connections being served
 	idle   chan struct{} // closed and replaced when conns drops to 0
@@ -150,15 +160,16 @@ type Server struct {
 
 // NewServer builds the handler for every route of the node:
 //
-//	GET  /                                200 "OK" (health check)
+//	GET  /                                health check: 200 "OK" while serving, 503 once draining
 //	GET  /rtc                             signalling WebSocket (two-PeerConnection mode)
 //	GET  /rtc/validate                    the /rtc checks without joining: 200 "success" or the error
 //	     /rtc/v1, /rtc/v1/validate        404, so that clients fall back to /rtc (single-PC mode is not built)
 //	POST /twirp/livekit.RoomService/*     Room API
-//	GET  /debug/, /debug/actors           live actor tree (HTML, JSON) unless DisableDebug
+//	GET  /debug/, /debug/actors           live actor tree (HTML, JSON), as cfg.Debug allows
 //	GET  /metrics                         cfg.Metrics, when set
 //
-// Every route answers CORS requests from any origin.
+// Every route answers CORS requests from any origin, except /debug… and /metrics when cfg.Debug
+// is not DebugPublic.
 func NewServer(cfg ServerConfig, node *actors.Node, keys auth.KeyProvider, log *slog.Logger) *Server {
 	return newServer(cfg, nodeBackend{node}, keys, log)
 }
@@ -175,25 +186,39 @@ func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.
 		idle:     make(chan struct{}),
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "OK") })
+	mux.HandleFunc("GET /{$}", s.handleHealth)
 	mux.HandleFunc("/rtc", s.handleRTC)
 	mux.HandleFunc("/rtc/validate", s.handleValidate)
 	mux.HandleFunc("/rtc/v1", s.handleV1)
 	mux.HandleFunc("/rtc/v1/validate", s.handleV1)
 	mux.Handle(livekit.RoomServicePathPrefix, s.roomServiceHandler())
-	if !s.cfg.DisableDebug {
-		s.mountDebug(mux)
-	}
+	s.mountDebug(mux)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusNotFound, "not found") })
-	s.handler = withCORS(mux)
+	s.handler = withCORS(mux, s.cfg.Debug != DebugPublic)
 	return s
+}
+
+// SetDraining marks the node as shutting down: from now on the health check (GET /) answers 503,
+// so that a load balancer stops routing new sessions here while the running ones are closed.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
+// handleHealth answers GET /: 200 "OK" while serving, 503 "draining" after SetDraining.
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		writeText(w, http.StatusServiceUnavailable, "draining")
+		return
+	}
+	writeText(w, http.StatusOK, "OK")
 }
 
 // connStarted and connEnded count the signal connections being served, for Drain.
 func (s *Server) connStarted() {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.SignalConnected()
+	}
 	s.connMu.Lock()
 	s.conns++
 	s.connMu.Unlock()
@@ -249,8 +274,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // withCORS lets browsers on any origin call every route, as livekit-server does: the JS client
 // fetches /rtc/validate cross-origin, and a response without Access-Control-Allow-Origin looks to
 // it like an unreachable server. OPTIONS requests (preflights) are answered here with 204.
-func withCORS(next http.Handler) http.Handler {
+// With privateInternal, the debug and metrics routes get no CORS headers and no preflight answer.
+func withCORS(next http.Handler, privateInternal bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if privateInternal && isInternalPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Access-Control-Expose-Headers", "*")

@@ -75,7 +75,7 @@ func TestCORSPreflight(t *testing.T) {
 
 func TestMetricsHook(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "lk_up 1\n") })
-	srv := startServer(t, ServerConfig{Metrics: metrics, DisableDebug: true}, newFakeNode())
+	srv := startServer(t, ServerConfig{Metrics: metrics, Debug: DebugOff}, newFakeNode())
 	for path, want := range map[string]int{"/metrics": 200, "/debug/actors": 404} {
 		res, err := srv.Client().Get(srv.URL + path)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,17 +29,44 @@ type Config struct {
 	Port          int               `yaml:"port"`
 	BindAddresses []string          `yaml:"bind_addresses"`
 	Keys          map[string]string `yaml:"keys"`
-	LogLevel      string            `yaml:"log_level"`
-	Logging       LoggingConfig     `yaml:"logging"`
-	RTC           RTCConfig         `yaml:"rtc"`
-	Room          RoomConfig        `yaml:"room"`
-	Webhook       WebhookConfig     `yaml:"webhook"`
-	Limit         LimitConfig       `yaml:"limit"`
+	// KeyFile names LiveKit's key file ("key: secret" YAML); its keys replace keys:.
+	KeyFile  string        `yaml:"key_file"`
+	LogLevel string        `yaml:"log_level"`
+	Logging  LoggingConfig `yaml:"logging"`
+	RTC      RTCConfig     `yaml:"rtc"`
+	Room     RoomConfig    `yaml:"room"`
+	Webhook  WebhookConfig `yaml:"webhook"`
+	Limit    LimitConfig   `yaml:"limit"`
+	// PrometheusPort is LiveKit's older spelling of prometheus.port; prometheus.port wins.
+	PrometheusPort int                `yaml:"prometheus_port"`
+	Prometheus     PrometheusConfig   `yaml:"prometheus"`
+	DebugHandler   DebugHandlerConfig `yaml:"debug_handler"`
 
 	// Set from flags only.
 	Dev          bool          `yaml:"-"`
 	DrainTimeout time.Duration `yaml:"-"`
-	DebugPages   bool          `yaml:"-"`
+	// WebhookDrainTimeout is the webhooks' own shutdown budget, spent after DrainTimeout, so that
+	// slow room closing cannot eat the time the last events need.
+	WebhookDrainTimeout time.Duration `yaml:"-"`
+	// DebugPages serves /debug/ on the main port: to anyone with --dev, else behind a token with
+	// the roomList or roomAdmin grant.
+	DebugPages bool `yaml:"-"`
+	// MetricsOnMainPort serves /metrics on the main port outside --dev too (it always is with --dev).
+	MetricsOnMainPort bool `yaml:"-"`
+}
+
+// PrometheusConfig is the prometheus: section: a listener of its own for /metrics, optionally
+// behind HTTP basic auth.
+type PrometheusConfig struct {
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// DebugHandlerConfig is the debug_handler: section: a listener of its own for the debug pages,
+// unauthenticated (keep it off the public network), bound like the main port.
+type DebugHandlerConfig struct {
+	Port int `yaml:"port"`
 }
 
 // LoggingConfig is the logging: section.
@@ -73,6 +101,9 @@ type RoomConfig struct {
 	DepartureTimeout   int   `yaml:"departure_timeout"`
 	MaxParticipants    int   `yaml:"max_participants"`
 	EnableRemoteUnmute bool  `yaml:"enable_remote_unmute"`
+	// MaxMetadataSize is LiveKit's room-level spelling of limit.max_metadata_size; the limit:
+	// key wins when both are set.
+	MaxMetadataSize int `yaml:"max_metadata_size"`
 }
 
 // LimitConfig is the limit: section. Zero means the built-in default; max_metadata_size,
@@ -120,10 +151,10 @@ func (p *Port) UnmarshalYAML(n *yaml.Node) error {
 // defaultConfig is what a node runs with when nothing is configured (besides keys).
 func defaultConfig() Config {
 	return Config{
-		Port:         7880,
-		RTC:          RTCConfig{UDPPort: 7882},
-		DrainTimeout: 10 * time.Second,
-		DebugPages:   true,
+		Port:                7880,
+		RTC:                 RTCConfig{UDPPort: 7882},
+		DrainTimeout:        10 * time.Second,
+		WebhookDrainTimeout: 5 * time.Second,
 	}
 }
 
@@ -134,6 +165,27 @@ func (c *Config) applyDev() {
 	c.BindAddresses = []string{"127.0.0.1"}
 	c.RTC.EnableLoopbackCandidate = true
 	c.LogLevel = "debug"
+	c.DebugPages = true
+}
+
+// debugAccess says how the main port serves the debug pages.
+func (c *Config) debugAccess() transport.DebugAccess {
+	switch {
+	case !c.DebugPages:
+		return transport.DebugOff
+	case c.Dev:
+		return transport.DebugPublic
+	default:
+		return transport.DebugToken
+	}
+}
+
+// metricsPort is the port of the separate metrics listener, 0 for none.
+func (c *Config) metricsPort() int {
+	if c.Prometheus.Port != 0 {
+		return c.Prometheus.Port
+	}
+	return c.PrometheusPort
 }
 
 // stringList is a flag that may be repeated or given comma-separated.
@@ -154,6 +206,8 @@ func (s *stringList) Set(v string) error {
 type flagValues struct {
 	dev          bool
 	configFile   string
+	configBody   string
+	keyFile      string
 	bind         stringList
 	port         int
 	nodeIP       string
@@ -163,7 +217,10 @@ type flagValues struct {
 	logLevel     string
 	logFormat    string
 	drainTimeout time.Duration
+	hookDrain    time.Duration
 	debugPages   bool
+	mainMetrics  bool
+	promPort     int
 	version      bool
 
 	maxRooms, maxParticipants, maxTracks int
@@ -177,16 +234,21 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.SetOutput(out)
 	fs.BoolVar(&fv.dev, "dev", false, "development mode: key devkey/secret, bind 127.0.0.1, loopback-only ICE, debug logs")
 	fs.StringVar(&fv.configFile, "config", "", "YAML config file (livekit-server's format)")
+	fs.StringVar(&fv.configBody, "config-body", "", "the YAML config itself, instead of a file; also LIVEKIT_CONFIG")
+	fs.StringVar(&fv.keyFile, "key-file", "", `file of "key: secret" lines (YAML), readable by its owner only; replaces keys: (key_file)`)
 	fs.Var(&fv.bind, "bind", "address to listen on for HTTP (repeatable; default all interfaces)")
 	fs.IntVar(&fv.port, "port", 0, "HTTP port (default 7880)")
-	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip)")
-	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882)")
+	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip); also NODE_IP")
+	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882); also UDP_PORT")
 	fs.BoolVar(&fv.srtpGCMOnly, "srtp-gcm-only", false, "offer only AEAD-AES-GCM for SRTP (browsers then use it; clients without GCM cannot connect)")
 	fs.StringVar(&fv.keys, "keys", "", `API keys as "key: secret" pairs (newline or comma separated); also LIVEKIT_KEYS`)
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error")
 	fs.StringVar(&fv.logFormat, "log-format", "", "text (default) or json")
 	fs.DurationVar(&fv.drainTimeout, "drain-timeout", 0, "how long shutdown waits for rooms to close (default 10s)")
-	fs.BoolVar(&fv.debugPages, "debug-pages", true, "serve /debug/ and /debug/actors")
+	fs.DurationVar(&fv.hookDrain, "webhook-drain-timeout", 0, "how long shutdown then waits for the last webhooks, on top of --drain-timeout (default 5s)")
+	fs.BoolVar(&fv.debugPages, "debug-pages", false, "serve /debug/ and /debug/actors on the main port: public with --dev (the default there), else only with a roomList or roomAdmin token")
+	fs.BoolVar(&fv.mainMetrics, "metrics-on-main-port", false, "serve /metrics on the main port outside --dev too (prefer prometheus.port)")
+	fs.IntVar(&fv.promPort, "prometheus-port", 0, "serve /metrics on a listener of its own on this port (prometheus.port)")
 	fs.IntVar(&fv.maxRooms, "max-rooms", 0, "most rooms this node hosts (limit.max_rooms; default no cap)")
 	fs.IntVar(&fv.maxParticipants, "max-participants", 0, "most participants per room (room.max_participants; default no cap)")
 	fs.IntVar(&fv.maxTracks, "max-tracks-per-participant", 0, "most tracks one participant publishes (limit.max_tracks_per_participant; default 16)")
@@ -209,8 +271,9 @@ type loaded struct {
 }
 
 // loadConfig builds the configuration from, in increasing precedence: built-in defaults, --dev
-// defaults, the YAML file (--config, else the LIVEKIT_CONFIG variable's body), LIVEKIT_KEYS, and
-// flags. Unknown YAML keys become warnings.
+// defaults, the YAML config (--config-body, else the LIVEKIT_CONFIG variable, else the --config
+// file, as LiveKit chooses), the key file (key_file or --key-file), LIVEKIT_KEYS, NODE_IP and
+// UDP_PORT, and flags. Unknown YAML keys become warnings, one line each.
 func loadConfig(args []string, getenv func(string) string, readFile func(string) ([]byte, error), out io.Writer) (*loaded, error) {
 	fs, fv := newFlagSet(out)
 	if err := fs.Parse(args); err != nil {
@@ -227,11 +290,14 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	if fv.dev {
 		cfg.applyDev()
 	}
-	if err := res.readYAML(fv.configFile, getenv, readFile, &cfg); err != nil {
+	if err := res.readYAML(fv, getenv, readFile, &cfg); err != nil {
 		return nil, err
 	}
-	keys, err := overrideKeys(auth.KeyProvider(cfg.Keys), getenv("LIVEKIT_KEYS"), fv.keys)
+	keys, err := loadKeys(&cfg, fv, set, getenv)
 	if err != nil {
+		return nil, err
+	}
+	if err := applyEnv(&cfg, getenv, set); err != nil {
 		return nil, err
 	}
 	fv.applyTo(&cfg, set)
@@ -250,19 +316,21 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	return res, nil
 }
 
-// readYAML decodes the config file (path, else the LIVEKIT_CONFIG variable's body, else nothing)
-// over cfg and records its unknown keys as a warning.
-func (res *loaded) readYAML(path string, getenv func(string) string, readFile func(string) ([]byte, error), cfg *Config) error {
+// readYAML decodes the YAML config over cfg and records each unknown key as a warning. Like
+// LiveKit, a config body (--config-body, else LIVEKIT_CONFIG) wins over the --config file.
+func (res *loaded) readYAML(fv *flagValues, getenv func(string) string, readFile func(string) ([]byte, error), cfg *Config) error {
 	var body []byte
 	switch {
-	case path != "":
-		b, err := readFile(path)
+	case fv.configBody != "":
+		body, res.configSrc = []byte(fv.configBody), "--config-body"
+	case getenv("LIVEKIT_CONFIG") != "":
+		body, res.configSrc = []byte(getenv("LIVEKIT_CONFIG")), "LIVEKIT_CONFIG"
+	case fv.configFile != "":
+		b, err := readFile(fv.configFile)
 		if err != nil {
 			return fmt.Errorf("reading config: %w", err)
 		}
-		body, res.configSrc = b, path
-	case getenv("LIVEKIT_CONFIG") != "":
-		body, res.configSrc = []byte(getenv("LIVEKIT_CONFIG")), "LIVEKIT_CONFIG"
+		body, res.configSrc = b, fv.configFile
 	}
 	if len(body) == 0 {
 		return nil
@@ -271,8 +339,41 @@ func (res *loaded) readYAML(path string, getenv func(string) string, readFile fu
 	if err != nil {
 		return fmt.Errorf("config %s: %w", res.configSrc, err)
 	}
-	if len(unknown) > 0 {
-		res.warnings = append(res.warnings, fmt.Sprintf("config %s: ignoring unknown or unsupported keys: %s", res.configSrc, strings.Join(unknown, ", ")))
+	for _, key := range unknown {
+		res.warnings = append(res.warnings, fmt.Sprintf("config %s: %s", res.configSrc, describeUnsupported(key)))
+	}
+	return nil
+}
+
+// loadKeys returns the key set: keys: from the config, replaced by the key file (key_file or
+// --key-file) when there is one, replaced by LIVEKIT_KEYS, replaced by --keys.
+func loadKeys(cfg *Config, fv *flagValues, set map[string]bool, getenv func(string) string) (auth.KeyProvider, error) {
+	keys := auth.KeyProvider(cfg.Keys)
+	if set["key-file"] {
+		cfg.KeyFile = fv.keyFile
+	}
+	if cfg.KeyFile != "" {
+		k, err := readKeyFile(cfg.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		keys = k
+	}
+	return overrideKeys(keys, getenv("LIVEKIT_KEYS"), fv.keys)
+}
+
+// applyEnv applies the variables LiveKit reads beside LIVEKIT_CONFIG and LIVEKIT_KEYS: NODE_IP
+// (--node-ip) and UDP_PORT (--udp-port). A flag given on the command line wins.
+func applyEnv(cfg *Config, getenv func(string) string, set map[string]bool) error {
+	if v := getenv("NODE_IP"); v != "" && !set["node-ip"] {
+		cfg.RTC.NodeIP = v
+	}
+	if v := getenv("UDP_PORT"); v != "" && !set["udp-port"] {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("UDP_PORT %q: want one port number (ranges are not supported)", v)
+		}
+		cfg.RTC.UDPPort = Port(p)
 	}
 	return nil
 }
@@ -313,8 +414,17 @@ func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 	if set["drain-timeout"] {
 		cfg.DrainTimeout = fv.drainTimeout
 	}
+	if set["webhook-drain-timeout"] {
+		cfg.WebhookDrainTimeout = fv.hookDrain
+	}
 	if set["debug-pages"] {
 		cfg.DebugPages = fv.debugPages
+	}
+	if set["metrics-on-main-port"] {
+		cfg.MetricsOnMainPort = fv.mainMetrics
+	}
+	if set["prometheus-port"] {
+		cfg.Prometheus.Port = fv.promPort
 	}
 	if set["max-rooms"] {
 		cfg.Limit.MaxRooms = fv.maxRooms
@@ -337,6 +447,9 @@ func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 // (--log-format, else logging.json).
 func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
 	level := firstNonEmpty(levelFlag, cfg.Logging.Level, cfg.LogLevel, "info")
+	if strings.EqualFold(level, "warning") { // LiveKit's spelling
+		level = "warn"
+	}
 	if err := res.level.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
@@ -351,6 +464,9 @@ func (res *loaded) setLogging(cfg *Config, levelFlag, formatFlag string) error {
 	return nil
 }
 
+// errNoKeys: the configuration names no API key.
+var errNoKeys = errors.New("no API keys: give --keys, --key-file, LIVEKIT_KEYS, keys: or key_file: in the config file, or use --dev")
+
 // minSecretLength is the shortest API secret accepted without complaint outside --dev: an HS256
 // secret shorter than 32 bytes can be guessed offline from one captured token.
 const minSecretLength = 32
@@ -360,7 +476,7 @@ const minSecretLength = 32
 // missing.
 func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
 	if len(keys) == 0 && !versionOnly {
-		return errors.New("no API keys: give --keys, LIVEKIT_KEYS, keys: in the config file, or use --dev")
+		return errNoKeys
 	}
 	for _, k := range keys.Keys() {
 		if secret, _ := keys.Secret(k); secret == "" {
@@ -417,7 +533,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("bind address %q is not an IP address", a)
 		}
 	}
-	if c.Room.EmptyTimeout < 0 || c.Room.DepartureTimeout < 0 || c.Room.MaxParticipants < 0 {
+	if c.Room.EmptyTimeout < 0 || c.Room.DepartureTimeout < 0 || c.Room.MaxParticipants < 0 || c.Room.MaxMetadataSize < 0 {
 		return errors.New("room: timeouts and max_participants must not be negative")
 	}
 	l := c.Limit
@@ -426,8 +542,19 @@ func (c *Config) validate() error {
 		l.MaxParticipantNameLength < 0 || l.MaxSignalMessageSize < 0 || l.SignalMessageBurst < 0 {
 		return errors.New("limit: sizes and counts must not be negative")
 	}
-	if c.DrainTimeout <= 0 {
-		return errors.New("--drain-timeout must be positive")
+	for name, p := range map[string]int{"prometheus.port": c.metricsPort(), "debug_handler.port": c.DebugHandler.Port} {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("%s %d is out of range", name, p)
+		}
+		if p != 0 && p == c.Port {
+			return fmt.Errorf("%s %d is the main port; use --metrics-on-main-port / --debug-pages to serve them there", name, p)
+		}
+	}
+	if c.Prometheus.Password != "" && c.Prometheus.Username == "" {
+		return errors.New("prometheus.password needs prometheus.username")
+	}
+	if c.DrainTimeout <= 0 || c.WebhookDrainTimeout <= 0 {
+		return errors.New("--drain-timeout and --webhook-drain-timeout must be positive")
 	}
 	return nil
 }
@@ -542,7 +669,7 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 		Limits: actors.Limits{
 			MaxRooms:                c.Limit.MaxRooms,
 			MaxTracksPerParticipant: c.Limit.MaxTracksPerParticipant,
-			MaxMetadataSize:         c.Limit.MaxMetadataSize,
+			MaxMetadataSize:         cmp.Or(c.Limit.MaxMetadataSize, c.Room.MaxMetadataSize),
 			MaxAttributesSize:       c.Limit.MaxAttributesSize,
 			MaxDataPacketSize:       c.Limit.MaxDataPacketSize,
 		},
@@ -559,19 +686,22 @@ func (c *Config) serverConfig() transport.ServerConfig {
 		MaxRoomNameLength:    c.Limit.MaxRoomNameLength,
 		MaxIdentityLength:    c.Limit.MaxParticipantIdentityLength,
 		MaxNameLength:        c.Limit.MaxParticipantNameLength,
-		DisableDebug:         !c.DebugPages,
+		Debug:                c.debugAccess(),
 	}
 }
 
-// listenAddrs returns the HTTP listen addresses.
-func (c *Config) listenAddrs() []string {
+// listenAddrs returns the HTTP listen addresses of the main port.
+func (c *Config) listenAddrs() []string { return c.listenAddrsFor(c.Port) }
+
+// listenAddrsFor returns the listen addresses of port on every bind address.
+func (c *Config) listenAddrsFor(port int) []string {
 	binds := c.BindAddresses
 	if len(binds) == 0 {
 		binds = []string{""}
 	}
 	out := make([]string, 0, len(binds))
 	for _, b := range binds {
-		out = append(out, net.JoinHostPort(b, strconv.Itoa(c.Port)))
+		out = append(out, net.JoinHostPort(b, strconv.Itoa(port)))
 	}
 	return out
 }

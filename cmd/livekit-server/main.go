@@ -3,6 +3,9 @@
 //	livekit-server --dev                       # devkey/secret, 127.0.0.1:7880, UDP 7882, loopback ICE
 //	livekit-server --config livekit.yaml       # livekit-server's YAML format
 //	LIVEKIT_KEYS="key: secret" livekit-server --bind 0.0.0.0 --node-ip 203.0.113.7
+//	livekit-server generate-keys               # a new API key and secret
+//	livekit-server create-join-token --room r --identity i [--recorder] [server flags]
+//	livekit-server ports [server flags]        # the ports the configuration uses
 //
 // SIGINT or SIGTERM disconnects every participant (leave SERVER_SHUTDOWN), closes the rooms and
 // stops the HTTP server; the exit status is then 0.
@@ -14,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +27,7 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
@@ -34,12 +39,24 @@ const version = actors.ServerVersion
 const shutdownTimeout = 5 * time.Second
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
 // run is main without the process globals, returning the exit status.
-func run(args []string, getenv func(string) string, stderr io.Writer) int {
-	ld, err := loadConfig(args, getenv, os.ReadFile, stderr)
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if cmd, ok := subcommands[args[0]]; ok {
+			if err := cmd(args[1:], getenv, stdout, stderr); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 0
+				}
+				fmt.Fprintln(stderr, "livekit-server "+args[0]+":", err)
+				return 2
+			}
+			return 0
+		}
+	}
+	ld, err := loadConfig(args, getenv, readConfigFile, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -58,13 +75,16 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	for _, a := range ld.alarms {
 		log.Error(a)
 	}
-	if err := serve(ld, log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, stop, ld, log); err != nil {
 		log.Error("server failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// newLogger writes to w at level, as JSON or text.
 func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if json {
@@ -73,33 +93,35 @@ func newLogger(w io.Writer, level slog.Level, json bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the node until a signal arrives or a listener fails.
-func serve(ld *loaded, log *slog.Logger) error {
+// serve runs the node until ctx is done (a signal arrived) or a listener fails. stop releases the
+// signal handling once shutdown begins, so that a second signal kills the process the default way.
+func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error {
 	cfg := &ld.cfg
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	hooks, err := startWebhooks(ld, log)
 	if err != nil {
 		return err
 	}
-	node, handler, err := startNode(ld, hooks, log)
+	node, handler, metrics, err := startNode(ld, hooks, log)
 	if err != nil {
 		if hooks != nil {
 			_ = hooks.Close(context.Background())
 		}
 		return err
 	}
-	httpSrv := handler.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelDebug))
-	listeners, err := listen(cfg.listenAddrs())
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	httpSrv := handler.HTTPServer(errorLog)
+	servers, err := listenAll(cfg, httpSrv, sideServers(cfg, handler, metrics, errorLog), log)
 	if err != nil {
 		_ = node.Close(context.Background())
+		if hooks != nil {
+			_ = hooks.Close(context.Background())
+		}
 		return err
 	}
-	serveErr := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() { serveErr <- httpSrv.Serve(l) }()
-		log.Info("listening", "http", l.Addr().String())
+	serveErr := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { serveErr <- s.srv.Serve(s.l) }()
 	}
 	log.Info("livekit-server started", "version", version, "udp", node.UDPAddr(), "keys", ld.keys.Keys(), "dev", cfg.Dev)
 
@@ -110,8 +132,9 @@ func serve(ld *loaded, log *slog.Logger) error {
 	case err := <-serveErr:
 		failure = fmt.Errorf("http server: %w", err)
 	}
-	stop() // a second signal now kills the process the default way
-	shutdown(cfg.DrainTimeout, node, handler, hooks, httpSrv, log)
+	stop()                // a second signal now kills the process the default way
+	handler.SetDraining() // GET / answers 503 from now on, so load balancers stop sending joins
+	shutdown(shutdownPlan{cfg.DrainTimeout, cfg.WebhookDrainTimeout}, node, handler, hooks, uniqueServers(servers), log)
 	log.Info("stopped")
 	return failure
 }
@@ -132,23 +155,103 @@ func startWebhooks(ld *loaded, log *slog.Logger) (*webhook.Notifier, error) {
 }
 
 // startNode starts the actors node (its events going to hooks, when set) and builds the HTTP
-// handler in front of it, /metrics included.
-func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.Node, *transport.Server, error) {
+// handler in front of it, with /metrics on the main port when --dev or --metrics-on-main-port
+// asks for it.
+func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.Node, *transport.Server, *transport.Metrics, error) {
 	metricsOpts := transport.MetricsOptions{}
 	nodeCfg := ld.cfg.nodeConfig(version, log)
 	if hooks != nil {
 		metricsOpts.Webhooks = hooks
-		nodeCfg.Events = hooks.Notify
 	}
 	metrics := transport.NewMetrics(metricsOpts)
+	nodeCfg.Events = func(e *livekit.WebhookEvent) {
+		metrics.ObserveEvent(e)
+		if hooks != nil {
+			hooks.Notify(e)
+		}
+	}
 	node, err := actors.NewNode(nodeCfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("starting node: %w", err)
+		return nil, nil, nil, fmt.Errorf("starting node: %w", err)
 	}
 	metrics.Attach(node)
 	srvCfg := ld.cfg.serverConfig()
-	srvCfg.Metrics = metrics
-	return node, transport.NewServer(srvCfg, node, ld.keys, log), nil
+	srvCfg.Observer = metrics
+	if ld.cfg.Dev || ld.cfg.MetricsOnMainPort {
+		srvCfg.Metrics = metrics
+	}
+	return node, transport.NewServer(srvCfg, node, ld.keys, log), metrics, nil
+}
+
+// boundServer is one listener and the server that serves it.
+type boundServer struct {
+	l    net.Listener
+	srv  *http.Server
+	role string
+}
+
+// sideServer is a listener of its own for an internal handler, before it is bound.
+type sideServer struct {
+	role string
+	port int
+	srv  *http.Server
+}
+
+// sideServers builds the optional listeners beside the main port: /metrics on prometheus.port and
+// the debug pages on debug_handler.port. They are bound to the main port's bind addresses.
+func sideServers(cfg *Config, handler *transport.Server, metrics *transport.Metrics, errorLog *log.Logger) []sideServer {
+	var out []sideServer
+	mk := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errorLog}
+	}
+	if p := cfg.metricsPort(); p != 0 {
+		out = append(out, sideServer{"metrics", p, mk(transport.MetricsServer(metrics, cfg.Prometheus.Username, cfg.Prometheus.Password))})
+	}
+	if p := cfg.DebugHandler.Port; p != 0 {
+		out = append(out, sideServer{"debug", p, mk(handler.DebugHandler())})
+	}
+	return out
+}
+
+// listenAll binds the main port and every side listener, or nothing when one fails.
+func listenAll(cfg *Config, main *http.Server, sides []sideServer, log *slog.Logger) ([]boundServer, error) {
+	type want struct {
+		role  string
+		addrs []string
+		srv   *http.Server
+	}
+	wants := []want{{"http", cfg.listenAddrs(), main}}
+	for _, s := range sides {
+		wants = append(wants, want{s.role, cfg.listenAddrsFor(s.port), s.srv})
+	}
+	var out []boundServer
+	for _, w := range wants {
+		ls, err := listen(w.addrs)
+		if err != nil {
+			for _, b := range out {
+				_ = b.l.Close()
+			}
+			return nil, err
+		}
+		for _, l := range ls {
+			out = append(out, boundServer{l: l, srv: w.srv, role: w.role})
+			log.Info("listening", w.role, l.Addr().String())
+		}
+	}
+	return out, nil
+}
+
+// uniqueServers lists each server once, the main one first.
+func uniqueServers(bound []boundServer) []*http.Server {
+	var out []*http.Server
+	seen := map[*http.Server]bool{}
+	for _, b := range bound {
+		if !seen[b.srv] {
+			seen[b.srv] = true
+			out = append(out, b.srv)
+		}
+	}
+	return out
 }
 
 // listen opens a TCP listener on every address, or none when one fails.
@@ -167,11 +270,18 @@ func listen(addrs []string) ([]net.Listener, error) {
 	return listeners, nil
 }
 
+// shutdownPlan holds the shutdown budgets: drain for closing rooms and flushing the signal
+// connections, hooks for delivering the webhooks queued by then.
+type shutdownPlan struct {
+	drain, hooks time.Duration
+}
+
 // shutdown closes the node (every participant gets leave SERVER_SHUTDOWN), lets the signal
-// connections flush and close, delivers the last webhooks, then stops the HTTP server. The first
-// three share drainTimeout.
-func shutdown(drainTimeout time.Duration, node *actors.Node, handler *transport.Server, hooks *webhook.Notifier, httpSrv *http.Server, log *slog.Logger) {
-	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+// connections flush and close, delivers the last webhooks, then stops the HTTP servers. The
+// webhooks get a budget of their own: the node's last events (room_finished, participant_left) are
+// queued only as the rooms close, so a shared deadline spent on slow rooms would drop them.
+func shutdown(plan shutdownPlan, node *actors.Node, handler *transport.Server, hooks *webhook.Notifier, servers []*http.Server, log *slog.Logger) {
+	drainCtx, cancel := context.WithTimeout(context.Background(), plan.drain)
 	defer cancel()
 	if err := node.Close(drainCtx); err != nil {
 		log.Warn("node did not close cleanly", "err", err)
@@ -181,14 +291,17 @@ func shutdown(drainTimeout time.Duration, node *actors.Node, handler *transport.
 		log.Warn("signal connections did not all close in time", "err", err)
 	}
 	if hooks != nil {
-		// The node's last events (room_finished, participant_left) are queued by now.
-		if err := hooks.Close(drainCtx); err != nil {
-			log.Warn("webhooks not all delivered", "err", err)
+		hookCtx, cancelHooks := context.WithTimeout(context.Background(), plan.hooks)
+		defer cancelHooks()
+		if err := hooks.Close(hookCtx); err != nil {
+			log.Warn("webhooks not all delivered", "err", err, "dropped_total", hooks.Stats().Dropped)
 		}
 	}
 	shutCtx, cancelShut := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancelShut()
-	if err := httpSrv.Shutdown(shutCtx); err != nil {
-		log.Warn("http shutdown", "err", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutCtx); err != nil {
+			log.Warn("http shutdown", "err", err)
+		}
 	}
 }

@@ -55,7 +55,7 @@ func TestAPISecretChecks(t *testing.T) {
 // TestRunRefusesEmptySecret: the command exits 2 and says why.
 func TestRunRefusesEmptySecret(t *testing.T) {
 	var stderr strings.Builder
-	code := run(nil, env(map[string]string{"LIVEKIT_CONFIG": "keys:\n  k1: \"\"\n"}), &stderr)
+	code := run(nil, env(map[string]string{"LIVEKIT_CONFIG": "keys:\n  k1: \"\"\n"}), io.Discard, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "empty secret") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}

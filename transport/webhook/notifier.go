@@ -100,6 +100,9 @@ type Notifier struct {
 	cfg     Config
 	log     *slog.Logger
 	targets []*target
+	// closeMu orders Notify against Close: Notify enqueues under the read lock, Close sets closed
+	// under the write lock, so no event can slip into a queue after the workers' final drain.
+	closeMu sync.RWMutex
 	closed  atomic.Bool
 	quit    chan struct{} // closed by Close: drain the queues, then exit
 	ctx     context.Context
@@ -158,8 +161,11 @@ func (n *Notifier) Notify(e *livekit.WebhookEvent) {
 	if e == nil {
 		return
 	}
+	n.closeMu.RLock()
+	defer n.closeMu.RUnlock()
 	if n.closed.Load() {
 		n.dropped.Add(uint64(len(n.targets)))
+		n.log.Warn("webhook event after shutdown began, dropped", "event", e.GetEvent(), "id", e.GetId(), "room", e.GetRoom().GetName())
 		return
 	}
 	for _, t := range n.targets {
@@ -187,7 +193,9 @@ func (n *Notifier) Stats() Stats {
 func (n *Notifier) Close(ctx context.Context) error {
 	var err error
 	n.once.Do(func() {
+		n.closeMu.Lock()
 		n.closed.Store(true)
+		n.closeMu.Unlock()
 		close(n.quit)
 		done := make(chan struct{})
 		go func() { n.wg.Wait(); close(done) }()
@@ -212,18 +220,34 @@ func (n *Notifier) run(t *target) {
 		case e := <-t.queue:
 			n.deliver(t, e)
 		case <-n.quit:
-			for {
-				select {
-				case e := <-t.queue:
-					if n.ctx.Err() != nil {
-						n.dropped.Add(1)
-						continue
-					}
-					n.deliver(t, e)
-				default:
-					return
+			n.drain(t)
+			return
+		}
+	}
+}
+
+// drain delivers what is left in t's queue after Close; once Close's deadline has passed the rest
+// is dropped, counted and logged (one line with the count and the first event dropped).
+func (n *Notifier) drain(t *target) {
+	var dropped int
+	var first *livekit.WebhookEvent
+	for {
+		select {
+		case e := <-t.queue:
+			if n.ctx.Err() != nil {
+				n.dropped.Add(1)
+				if dropped++; first == nil {
+					first = e
 				}
+				continue
 			}
+			n.deliver(t, e)
+		default:
+			if dropped > 0 {
+				n.log.Warn("webhook events dropped: shutdown budget spent", "url", t.url, "dropped", dropped,
+					"first_event", first.GetEvent(), "first_id", first.GetId(), "room", first.GetRoom().GetName())
+			}
+			return
 		}
 	}
 }

@@ -81,6 +81,14 @@ type Limits struct {
 	MaxAttributesSize int
 	// MaxDataPacketSize caps one data packet relayed by the node (default 64 KiB).
 	MaxDataPacketSize int
+	// DataMessagesPerSecond and DataBytesPerSecond cap the data one participant sends (token
+	// buckets that hold one second's worth; defaults 500 messages/s and 2 MiB/s; negative means no
+	// cap). Packets beyond them are dropped and counted in NodeStats.DataDropped.
+	DataMessagesPerSecond, DataBytesPerSecond int
+	// DataChannelMaxBufferedAmount is how many bytes a subscriber's data channel may hold unsent
+	// before the node drops further data toward it (default 1 MiB; LiveKit's
+	// rtc.data_channel_max_buffered_amount). It bounds what a client that stops reading costs.
+	DataChannelMaxBufferedAmount int
 }
 
 // Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.

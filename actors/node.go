@@ -26,6 +26,7 @@ type Node struct {
 	engine    *media.Engine
 	inspector inspector
 	closed    atomic.Bool
+	drops     dropCounters // data dropped instead of relayed, for Stats
 }
 
 // NewNode starts a node: the actor system, the /node actor and the WebRTC engine.
@@ -91,6 +92,15 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.Limits.MaxDataPacketSize == 0 {
 		cfg.Limits.MaxDataPacketSize = 64 << 10
+	}
+	if cfg.Limits.DataMessagesPerSecond == 0 {
+		cfg.Limits.DataMessagesPerSecond = 500
+	}
+	if cfg.Limits.DataBytesPerSecond == 0 {
+		cfg.Limits.DataBytesPerSecond = 2 << 20
+	}
+	if cfg.Limits.DataChannelMaxBufferedAmount == 0 {
+		cfg.Limits.DataChannelMaxBufferedAmount = 1 << 20
 	}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 5 * time.Second

@@ -47,7 +47,11 @@ type participantActor struct {
 
 	channels    map[string]*webrtc.DataChannel // open channels that carry data to the client, by label
 	queuedData  [][]byte
-	dataRefused bool // the client was told it may not publish data
+	dataRefused bool         // the client was told it may not publish data
+	dataLimit   *dataLimiter // the client's data budget, spent on pion's goroutines
+	dataShare   senderShare  // who filled this client's data channels lately
+	// rateLog, queueLog and bufferLog say, at most every few seconds, that data was dropped.
+	rateLog, queueLog, bufferLog dropLog
 
 	pubState, subState atomic.Value // webrtc.PeerConnectionState, for inspection
 	numPublished       atomic.Int64
@@ -69,6 +73,7 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		published:         map[string]*publication{},
 		subscriptions:     map[string]*subscription{},
 		channels:          map[string]*webrtc.DataChannel{},
+		dataLimit:         newDataLimiter(n.cfg.Limits),
 	}
 	p.pubState.Store(webrtc.PeerConnectionStateNew)
 	p.subState.Store(webrtc.PeerConnectionStateNew)
@@ -137,7 +142,7 @@ func (p *participantActor) Receive(ctx actor.Context) {
 	case *dataReceived:
 		p.dataReceived(ctx, m.label, m.data)
 	case *deliverData:
-		p.deliverData(m.kind, m.data)
+		p.deliverData(m)
 	case *subscribeTrack:
 		p.subscribe(ctx, m)
 	case *unsubscribeTrack:

@@ -71,13 +71,7 @@ func (p *participantActor) startPublisher(ctx actor.Context) error {
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		p.post(&remoteTrackArrived{remote: t, receiver: r})
 	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		label := dc.Label()
-		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-			p.post(&dataReceived{label: label, data: msg.Data})
-		})
-		dc.OnOpen(func() { p.post(&dataChannelOpened{target: livekit.SignalTarget_PUBLISHER, channel: dc}) })
-	})
+	pc.OnDataChannel(p.watchDataChannel)
 	return nil
 }
 

@@ -95,7 +95,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *trackUnpublished:
 		r.dropTrack(ctx, m.trackSID)
 	case *dataFrom:
-		r.relayData(ctx, m.senderIdentity, m.kind, m.packet)
+		r.relayData(ctx, m)
 	case *actor.Terminated:
 		r.participantGone(ctx, m.Who)
 	case *closeRoom:
@@ -175,7 +175,7 @@ func (r *roomActor) receiveRequest(ctx actor.Context, msg any) {
 
 // sendServerData relays a Room API SendData to the participants it names.
 func (r *roomActor) sendServerData(ctx actor.Context, req *livekit.SendDataRequest) {
-	r.relayData(ctx, "", dataChannelKind(req.GetKind()), &livekit.DataPacket{
+	msg, err := encodeData(&livekit.DataPacket{
 		Kind:                  req.GetKind(),
 		DestinationIdentities: req.GetDestinationIdentities(),
 		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
@@ -186,6 +186,11 @@ func (r *roomActor) sendServerData(ctx actor.Context, req *livekit.SendDataReque
 			Nonce:                 req.GetNonce(),
 		}},
 	})
+	if err != nil {
+		r.log.Warn("cannot encode data packet", "err", err)
+		return
+	}
+	r.relayData(ctx, msg)
 }
 
 // member finds a participant or answers the request with ErrParticipantNotFound.
@@ -470,32 +475,18 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 	}
 }
 
-// relayData sends a data packet to every participant it is meant for, encoded once.
-func (r *roomActor) relayData(ctx actor.Context, sender string, kind livekit.DataPacket_Kind, pkt *livekit.DataPacket) {
-	dest := pkt.GetDestinationIdentities()
-	if len(dest) == 0 {
-		dest = pkt.GetUser().GetDestinationIdentities()
-	}
-	destSIDs := pkt.GetUser().GetDestinationSids()
-	if len(dest) > 0 {
-		pkt.DestinationIdentities = dest
-		if u := pkt.GetUser(); u != nil {
-			u.DestinationIdentities = dest
-		}
-	}
-	data, err := proto.Marshal(pkt)
-	if err != nil {
-		r.log.Warn("cannot encode data packet", "err", err)
-		return
-	}
+// relayData hands an encoded data packet to every participant it is meant for.
+func (r *roomActor) relayData(ctx actor.Context, m *dataFrom) {
+	narrowed := len(m.dest) > 0 || len(m.destSIDs) > 0
+	deliver := &deliverData{sender: m.senderIdentity, kind: m.kind, data: m.data}
 	for identity, p := range r.participants {
-		if identity == sender {
+		if identity == m.senderIdentity {
 			continue
 		}
-		if (len(dest) > 0 || len(destSIDs) > 0) && !contains(dest, identity) && !contains(destSIDs, p.info.GetSid()) {
+		if narrowed && !contains(m.dest, identity) && !contains(m.destSIDs, p.info.GetSid()) {
 			continue
 		}
-		ctx.Send(p.pid, &deliverData{kind: kind, data: data})
+		ctx.Send(p.pid, deliver)
 	}
 }
 

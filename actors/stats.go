@@ -18,6 +18,8 @@ type NodeStats struct {
 	Quality map[livekit.ConnectionQuality]int64
 	// Actors holds mailbox figures by actor kind (node, room, participant, track).
 	Actors map[string]ActorKindStats
+	// DataDropped counts data packets dropped instead of relayed since the node started.
+	DataDropped DataDropStats
 }
 
 // ActorKindStats sums the live actors of one kind.
@@ -57,5 +59,6 @@ func (n *Node) Stats() NodeStats {
 	out.Rooms = out.Actors["room"].Count
 	out.Participants = out.Actors["participant"].Count
 	out.Tracks = out.Actors["track"].Count
+	out.DataDropped = n.drops.snapshot()
 	return out
 }

@@ -1,0 +1,198 @@
+package scenarios
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/testkit"
+	"github.com/actor-sfu/livekit-server/transport/lkclient"
+)
+
+// The attacks of issue 13 ("safe on the open internet"), each against a real node: the attacker
+// gets its answer, a bystander pair in the same room (alice publishes video and sends data, bob
+// receives both) does not notice, and the process's heap and goroutines stay bounded.
+
+// resources samples the test process's live heap and goroutines (node and clients together)
+// until stop, keeping the peaks.
+type resources struct {
+	baseHeap          uint64
+	baseGoroutines    int
+	peakHeap          atomic.Uint64
+	peakGoroutines    atomic.Int64
+	peakPartMailbox   atomic.Int64 // deepest participant mailbox seen
+	peakRoomMailbox   atomic.Int64 // deepest room mailbox seen
+	stopOnce          sync.Once
+	stopped, finished chan struct{}
+}
+
+func sampleResources(node *testkit.Node) *resources {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r := &resources{baseHeap: ms.HeapAlloc, baseGoroutines: runtime.NumGoroutine(), stopped: make(chan struct{}), finished: make(chan struct{})}
+	go func() {
+		defer close(r.finished)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.GC() // live heap, not garbage the collector has not reached yet
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			r.peakHeap.Store(max(r.peakHeap.Load(), ms.HeapAlloc))
+			r.peakGoroutines.Store(max(r.peakGoroutines.Load(), int64(runtime.NumGoroutine())))
+			st := node.Stats()
+			r.peakPartMailbox.Store(max(r.peakPartMailbox.Load(), st.Actors["participant"].MailboxMax))
+			r.peakRoomMailbox.Store(max(r.peakRoomMailbox.Load(), st.Actors["room"].MailboxMax))
+			select {
+			case <-r.stopped:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return r
+}
+
+// stop ends sampling and returns the heap growth in MiB and the goroutine growth over the baseline.
+func (r *resources) stop() (heapMiB float64, goroutines int) {
+	r.stopOnce.Do(func() { close(r.stopped) })
+	<-r.finished
+	grown := int64(r.peakHeap.Load()) - int64(r.baseHeap)
+	return float64(grown) / (1 << 20), int(r.peakGoroutines.Load()) - r.baseGoroutines
+}
+
+// bystanders starts alice (video, data) and bob (receives both) in room. bob keeps a short history:
+// the flood tests send him megabytes.
+// onData, when set, sees every data packet bob receives.
+func bystanders(ctx context.Context, t *testing.T, node *testkit.Node, room string, onData func(*lkclient.ReceivedData)) *healthyRoom {
+	t.Helper()
+	alice := join(ctx, t, node, room, "alice", lkclient.Options{History: 64})
+	bob := join(ctx, t, node, room, "bob", lkclient.Options{History: 64, Handlers: lkclient.Handlers{OnData: onData}})
+	cam, _ := publish(ctx, t, alice, webrtc.RTPCodecTypeVideo, 0)
+	rt, err := bob.WaitSubscribed(ctx, cam.SID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &healthyRoom{node: node, alice: alice, bob: bob, rt: rt}
+}
+
+// stallData makes c stop reading its subscriber PC's reliable channel, as a client that stops
+// reading would: pion's read loop for the channel blocks, SCTP's receive window closes, and the
+// node's side of the channel can only buffer. It reads again when the test ends.
+func stallData(ctx context.Context, t *testing.T, c *lkclient.Client) {
+	t.Helper()
+	var dc *webrtc.DataChannel
+	if err := c.WaitFor(ctx, func() bool {
+		dc = c.DataChannel(lkclient.ReliableLabel, true)
+		return dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen
+	}); err != nil {
+		t.Fatalf("%s's subscriber data channel did not open: %v", c.Identity(), err)
+	}
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	dc.OnMessage(func(webrtc.DataChannelMessage) { <-release })
+}
+
+// floodData sends msg on c's publisher reliable channel as fast as the channel takes it, for d,
+// keeping at most 4 MiB in the client's own buffer, and returns how many messages it sent.
+func floodData(ctx context.Context, c *lkclient.Client, msg []byte, d time.Duration) int {
+	dc := c.DataChannel(lkclient.ReliableLabel, false)
+	sent := 0
+	for end := time.Now().Add(d); time.Now().Before(end) && ctx.Err() == nil; {
+		if dc.BufferedAmount() > 4<<20 {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if dc.Send(msg) != nil {
+			break
+		}
+		sent++
+	}
+	return sent
+}
+
+// A participant floods the room with 64 KiB reliable messages at full speed for 10 s while another
+// stops reading its data channel. The node relays at most the sender's data budget (DataBytesPerSecond
+// with its one-second burst) and drops the rest, drops toward the stalled receiver once its channel
+// buffers DataChannelMaxBufferedAmount, counts both in Stats, and alice's video and data keep
+// reaching bob throughout; heap and goroutines stay bounded.
+func TestAttackDataFlood(t *testing.T) {
+	// A budget below what pion's SCTP carries on a loaded machine under -race (about 2 MiB/s), so
+	// that the flood always exceeds it; the buffered-amount cap is the default.
+	const budget = 512 << 10
+	node := testkit.StartNode(t, testkit.Options{Actors: actors.Config{Limits: actors.Limits{DataBytesPerSecond: budget}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const room = "flood"
+	var fromMallory atomic.Int64 // bytes bob received from mallory
+	h := bystanders(ctx, t, node, room, func(d *lkclient.ReceivedData) {
+		if d.Identity == "mallory" {
+			fromMallory.Add(int64(len(d.Payload)))
+		}
+	})
+	bob := h.bob
+	eve := join(ctx, t, node, room, "eve", lkclient.Options{History: 16})
+	mallory := join(ctx, t, node, room, "mallory", lkclient.Options{NoAutoSubscribe: true, History: 16})
+	if err := mallory.PublishData(ctx, []byte("hello"), lkclient.DataOptions{Reliable: true}); err != nil {
+		t.Fatal(err) // opens mallory's channel
+	}
+	if _, err := bob.WaitData(ctx, func(d *lkclient.ReceivedData) bool { return d.Identity == "mallory" }); err != nil {
+		t.Fatal(err)
+	}
+	stallData(ctx, t, eve)
+	fromMallory.Store(0)
+	payload := make([]byte, 64<<10-64) // the encoded DataPacket is just under 64 KiB
+	msg, err := proto.Marshal(lkclient.NewUserPacket(payload, lkclient.DataOptions{Reliable: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sampleResources(node)
+	const floodFor = 10 * time.Second
+	start := time.Now()
+	sent := make(chan int, 1)
+	go func() { sent <- floodData(ctx, mallory, msg, floodFor) }()
+	checks := 0
+	for time.Since(start) < floodFor {
+		checkCtx, cancelCheck := context.WithTimeout(ctx, 15*time.Second)
+		h.check(checkCtx, t)
+		cancelCheck()
+		if _, err := node.ListParticipants(ctx, room); err != nil {
+			t.Fatalf("the room stopped answering the Room API during the flood: %v", err)
+		}
+		checks++
+	}
+	n := <-sent
+	elapsed := time.Since(start)
+	heapMiB, goroutines := res.stop()
+	drops := node.Stats().DataDropped
+	got := fromMallory.Load()
+	t.Logf("mallory sent %d messages (%.1f MiB/s) in %v; bob got %.1f MiB of them; drops %+v; "+
+		"bystander checks %d; heap +%.1f MiB, goroutines +%d, deepest mailbox participant %d room %d",
+		n, float64(n)*float64(len(msg))/(1<<20)/elapsed.Seconds(), elapsed.Round(time.Millisecond), float64(got)/(1<<20),
+		drops, checks, heapMiB, goroutines, res.peakPartMailbox.Load(), res.peakRoomMailbox.Load())
+
+	if want := int64(budget * (elapsed.Seconds() + 2)); got > want {
+		t.Errorf("bob received %d bytes from mallory in %v, more than her budget allows (%d)", got, elapsed, want)
+	}
+	if drops.RateLimited == 0 {
+		t.Error("nothing was counted as rate-limited")
+	}
+	if drops.BufferFull == 0 {
+		t.Error("nothing was dropped toward eve, who stopped reading")
+	}
+	if heapMiB > 64 {
+		t.Errorf("heap grew by %.1f MiB during the flood", heapMiB)
+	}
+	if goroutines > 50 {
+		t.Errorf("goroutines grew by %d during the flood", goroutines)
+	}
+	h.check(ctx, t)
+}

@@ -89,6 +89,26 @@ type Limits struct {
 	// before the node drops further data toward it (default 1 MiB; LiveKit's
 	// rtc.data_channel_max_buffered_amount). It bounds what a client that stops reading costs.
 	DataChannelMaxBufferedAmount int
+	// MaxTrackNameSize caps an add_track's name, stream and cids in bytes (default 256).
+	MaxTrackNameSize int
+	// MaxTrackLayers caps an add_track's simulcast layers, and those of each of its simulcast
+	// codecs (default 4; clients send at most 3).
+	MaxTrackLayers int
+	// MaxSimulcastCodecs caps an add_track's simulcast codecs (default 4; clients send at most 2).
+	MaxSimulcastCodecs int
+	// MaxParticipantNameSize caps the name a participant gives itself or the Room API gives it
+	// (default 256, as the edge checks the token's name).
+	MaxParticipantNameSize int
+	// MetadataUpdatesPerSecond caps a client's own update_metadata requests (a token bucket
+	// holding two seconds' worth; default 5/s); beyond it they are refused with LIMIT_EXCEEDED.
+	MetadataUpdatesPerSecond int
+	// ParticipantUpdateInterval is the shortest time between two ParticipantUpdates the room sends
+	// about one participant (default 100 ms): changes in between (mute toggles, metadata) coalesce
+	// into the next one. Larger participant infos are spaced further apart, so that the updates
+	// about one participant cost each recipient at most ParticipantUpdateBytesPerSecond.
+	ParticipantUpdateInterval time.Duration
+	// ParticipantUpdateBytesPerSecond: see ParticipantUpdateInterval (default 64 KiB/s).
+	ParticipantUpdateBytesPerSecond int
 }
 
 // Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.
@@ -369,11 +389,7 @@ func (n *Node) checkMetadata(md string) error {
 }
 
 func (n *Node) checkAttributes(attrs map[string]string) error {
-	size := 0
-	for k, v := range attrs {
-		size += len(k) + len(v)
-	}
-	if size > n.cfg.Limits.MaxAttributesSize {
+	if size := attributesSize(attrs); size > n.cfg.Limits.MaxAttributesSize {
 		return fmt.Errorf("attributes are %d bytes, limit %d: %w", size, n.cfg.Limits.MaxAttributesSize, ErrInvalidArgument)
 	}
 	return nil

@@ -75,43 +75,40 @@ func withDefaults(cfg Config) Config {
 	if cfg.Version == "" {
 		cfg.Version = ServerVersion
 	}
-	if cfg.Room.EmptyTimeout == 0 {
-		cfg.Room.EmptyTimeout = 5 * time.Minute
-	}
-	if cfg.Room.DepartureTimeout == 0 {
-		cfg.Room.DepartureTimeout = 20 * time.Second
-	}
-	if cfg.Limits.MaxTracksPerParticipant == 0 {
-		cfg.Limits.MaxTracksPerParticipant = 16
-	}
-	if cfg.Limits.MaxMetadataSize == 0 {
-		cfg.Limits.MaxMetadataSize = 64 << 10
-	}
-	if cfg.Limits.MaxAttributesSize == 0 {
-		cfg.Limits.MaxAttributesSize = 64 << 10
-	}
-	if cfg.Limits.MaxDataPacketSize == 0 {
-		cfg.Limits.MaxDataPacketSize = 64 << 10
-	}
-	if cfg.Limits.DataMessagesPerSecond == 0 {
-		cfg.Limits.DataMessagesPerSecond = 500
-	}
-	if cfg.Limits.DataBytesPerSecond == 0 {
-		cfg.Limits.DataBytesPerSecond = 2 << 20
-	}
-	if cfg.Limits.DataChannelMaxBufferedAmount == 0 {
-		cfg.Limits.DataChannelMaxBufferedAmount = 1 << 20
-	}
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = 5 * time.Second
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = 15 * time.Second
-	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 5 * time.Second
-	}
+	orDefault(&cfg.Room.EmptyTimeout, 5*time.Minute)
+	orDefault(&cfg.Room.DepartureTimeout, 20*time.Second)
+	orDefault(&cfg.PingInterval, 5*time.Second)
+	orDefault(&cfg.PingTimeout, 15*time.Second)
+	orDefault(&cfg.RequestTimeout, 5*time.Second)
+	cfg.Limits = limitsWithDefaults(cfg.Limits)
 	return cfg
+}
+
+// limitsWithDefaults fills in the zero fields of l.
+func limitsWithDefaults(l Limits) Limits {
+	orDefault(&l.MaxTracksPerParticipant, 16)
+	orDefault(&l.MaxMetadataSize, 64<<10)
+	orDefault(&l.MaxAttributesSize, 64<<10)
+	orDefault(&l.MaxDataPacketSize, 64<<10)
+	orDefault(&l.DataMessagesPerSecond, 500)
+	orDefault(&l.DataBytesPerSecond, 2<<20)
+	orDefault(&l.DataChannelMaxBufferedAmount, 1<<20)
+	orDefault(&l.MaxTrackNameSize, 256)
+	orDefault(&l.MaxTrackLayers, 4)
+	orDefault(&l.MaxSimulcastCodecs, 4)
+	orDefault(&l.MaxParticipantNameSize, 256)
+	orDefault(&l.MetadataUpdatesPerSecond, 5)
+	orDefault(&l.ParticipantUpdateInterval, 100*time.Millisecond)
+	orDefault(&l.ParticipantUpdateBytesPerSecond, 64<<10)
+	return l
+}
+
+// orDefault sets *v to def when it is zero.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // UDPAddr is the address of the node's single ICE UDP port.

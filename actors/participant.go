@@ -50,6 +50,8 @@ type participantActor struct {
 	dataRefused bool         // the client was told it may not publish data
 	dataLimit   *dataLimiter // the client's data budget, spent on pion's goroutines
 	dataShare   senderShare  // who filled this client's data channels lately
+	// metadataLimit is the client's budget of update_metadata requests.
+	metadataLimit tokenBucket
 	// rateLog, queueLog and bufferLog say, at most every few seconds, that data was dropped.
 	rateLog, queueLog, bufferLog dropLog
 
@@ -74,6 +76,7 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		subscriptions:     map[string]*subscription{},
 		channels:          map[string]*webrtc.DataChannel{},
 		dataLimit:         newDataLimiter(n.cfg.Limits),
+		metadataLimit:     newTokenBucket(float64(n.cfg.Limits.MetadataUpdatesPerSecond), 2*float64(n.cfg.Limits.MetadataUpdatesPerSecond)),
 	}
 	p.pubState.Store(webrtc.PeerConnectionStateNew)
 	p.subState.Store(webrtc.PeerConnectionStateNew)

@@ -38,6 +38,7 @@ type roomActor struct {
 	speaking     map[string]float32 // participant SID → level last reported as active
 
 	qualityTimer *time.Timer
+	updateTimer  *time.Timer                          // armed while participant updates are held back
 	lastQuality  map[string]livekit.ConnectionQuality // participant SID → rating last sent
 	downWindows  map[*media.DownTrack]downWindow      // subscriber counters at the last rating
 
@@ -50,7 +51,8 @@ type memberEntry struct {
 	sink          *sessionSink             // the client's signalling queue, shared with its actor
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
-	protocol      int32 // the client's signalling protocol version
+	protocol      int32       // the client's signalling protocol version
+	updates       updateState // the ParticipantUpdates sent about it, for coalescing
 }
 
 // trackEntry is the room's view of one published track.
@@ -110,6 +112,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.updateSpeakers(ctx)
 	case *qualityTick:
 		r.updateQuality(ctx)
+	case *updateTick:
+		r.flushUpdates(ctx)
 	case *actor.Stopping:
 		r.stopTimers()
 		for _, p := range r.participants {
@@ -353,7 +357,7 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 			e.pub.info = t // mute state, for speaker detection and late subscribers
 		}
 	}
-	r.broadcastParticipant(info, "")
+	r.queueUpdate(ctx, p)
 	if wasPublisher != info.GetIsPublisher() {
 		r.publishSummary(ctx)
 	}
@@ -371,6 +375,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 	}
 	r.tracks[m.info.GetSid()] = entry
 	r.numTracks.Store(int64(len(r.tracks)))
+	r.flushUpdate(owner) // subscribers learn of the track before its offer reaches them
 	r.node.emit(EventTrackPublished, r.roomInfo(), owner.info, m.info)
 	for _, p := range r.participants {
 		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() {
@@ -590,6 +595,9 @@ func (r *roomActor) stopTimers() {
 	}
 	if r.qualityTimer != nil {
 		r.qualityTimer.Stop()
+	}
+	if r.updateTimer != nil {
+		r.updateTimer.Stop()
 	}
 }
 

@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
+	"github.com/actor-sfu/livekit-server/transport/auth"
 	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
 
@@ -69,13 +73,12 @@ func (r *resources) stop() (heapMiB float64, goroutines int) {
 	return float64(grown) / (1 << 20), int(r.peakGoroutines.Load()) - r.baseGoroutines
 }
 
-// bystanders starts alice (video, data) and bob (receives both) in room. bob keeps a short history:
-// the flood tests send him megabytes.
-// onData, when set, sees every data packet bob receives.
-func bystanders(ctx context.Context, t *testing.T, node *testkit.Node, room string, onData func(*lkclient.ReceivedData)) *healthyRoom {
+// bystanders starts alice (video, data) and bob (receives both, with bobSees as his handlers) in
+// room. Both keep a short history: the flood tests send them megabytes.
+func bystanders(ctx context.Context, t *testing.T, node *testkit.Node, room string, bobSees lkclient.Handlers) *healthyRoom {
 	t.Helper()
 	alice := join(ctx, t, node, room, "alice", lkclient.Options{History: 64})
-	bob := join(ctx, t, node, room, "bob", lkclient.Options{History: 64, Handlers: lkclient.Handlers{OnData: onData}})
+	bob := join(ctx, t, node, room, "bob", lkclient.Options{History: 64, Handlers: bobSees})
 	cam, _ := publish(ctx, t, alice, webrtc.RTPCodecTypeVideo, 0)
 	rt, err := bob.WaitSubscribed(ctx, cam.SID())
 	if err != nil {
@@ -133,11 +136,11 @@ func TestAttackDataFlood(t *testing.T) {
 	defer cancel()
 	const room = "flood"
 	var fromMallory atomic.Int64 // bytes bob received from mallory
-	h := bystanders(ctx, t, node, room, func(d *lkclient.ReceivedData) {
+	h := bystanders(ctx, t, node, room, lkclient.Handlers{OnData: func(d *lkclient.ReceivedData) {
 		if d.Identity == "mallory" {
 			fromMallory.Add(int64(len(d.Payload)))
 		}
-	})
+	}})
 	bob := h.bob
 	eve := join(ctx, t, node, room, "eve", lkclient.Options{History: 16})
 	mallory := join(ctx, t, node, room, "mallory", lkclient.Options{NoAutoSubscribe: true, History: 16})
@@ -193,6 +196,163 @@ func TestAttackDataFlood(t *testing.T) {
 	}
 	if goroutines > 50 {
 		t.Errorf("goroutines grew by %d during the flood", goroutines)
+	}
+	h.check(ctx, t)
+}
+
+// updateMeter counts the ParticipantUpdates about one identity that a client receives, and their
+// bytes, while on.
+type updateMeter struct {
+	identity     string
+	on           atomic.Bool
+	count, bytes atomic.Int64
+}
+
+func (m *updateMeter) see(r *livekit.SignalResponse) {
+	if !m.on.Load() {
+		return
+	}
+	for _, p := range r.GetUpdate().GetParticipants() {
+		if p.GetIdentity() == m.identity {
+			m.count.Add(1)
+			m.bytes.Add(int64(proto.Size(r)))
+			return
+		}
+	}
+}
+
+// One participant tries to make the node amplify its signalling into everyone's signal queue:
+// sixteen add_tracks with 60 KB names (and oversized layers, codecs and stream), a 60 KB name,
+// attributes grown past their limit a piece at a time, a burst of metadata updates, then 50 mute
+// toggles a second for 5 s while its info carries 60 KB of metadata. Every oversized request is
+// refused with a request_response that says which limit; the toggles coalesce so that bob gets a
+// bounded number of bytes about mallory; alice and bob stay connected with media and data
+// flowing, and bob ends up with mallory's final mute state.
+func TestAttackSignalAmplification(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{}) // default limits, edge and node
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const room = "amplify"
+	meter := &updateMeter{identity: "mallory"}
+	h := bystanders(ctx, t, node, room, lkclient.Handlers{OnSignal: meter.see})
+	yes := true
+	mallory, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, room, "mallory", &auth.VideoGrant{CanUpdateOwnMetadata: &yes}), lkclient.Options{NoAutoSubscribe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mallory.Close)
+
+	big := strings.Repeat("n", 60<<10)
+	send := func(req *livekit.SignalRequest) {
+		t.Helper()
+		if err := mallory.SendRequest(req); err != nil {
+			t.Fatalf("mallory's request was not sent: %v", err)
+		}
+	}
+	addTrack := func(add *livekit.AddTrackRequest, want string) {
+		t.Helper()
+		send(&livekit.SignalRequest{Message: &livekit.SignalRequest_AddTrack{AddTrack: add}})
+		if _, err := mallory.WaitSignal(ctx, func(r *livekit.SignalResponse) bool {
+			rr := r.GetRequestResponse()
+			return rr.GetAddTrack().GetCid() == add.Cid && rr.GetReason() == livekit.RequestResponse_LIMIT_EXCEEDED && strings.Contains(rr.GetMessage(), want)
+		}); err != nil {
+			t.Fatalf("add_track %s was not refused with %q naming it: %v", add.Cid, want, err)
+		}
+	}
+	for i := range 16 {
+		addTrack(&livekit.AddTrackRequest{Cid: fmt.Sprintf("big-%d", i), Name: big, Type: livekit.TrackType_VIDEO}, "name is 61440 bytes, limit 256")
+	}
+	layers := make([]*livekit.VideoLayer, 10)
+	for i := range layers {
+		layers[i] = &livekit.VideoLayer{Quality: livekit.VideoQuality_HIGH, Width: 1280, Height: 720}
+	}
+	addTrack(&livekit.AddTrackRequest{Cid: "layers", Type: livekit.TrackType_VIDEO, Layers: layers}, "10 layers, limit 4")
+	addTrack(&livekit.AddTrackRequest{Cid: "codecs", Type: livekit.TrackType_VIDEO, SimulcastCodecs: make([]*livekit.SimulcastCodec, 10)}, "10 simulcast codecs, limit 4")
+	addTrack(&livekit.AddTrackRequest{Cid: "stream", Type: livekit.TrackType_VIDEO, Stream: big}, "stream is 61440 bytes, limit 256")
+	for _, c := range []*lkclient.Client{h.alice, h.bob} {
+		if tracks := c.Participant("mallory").GetTracks(); len(tracks) > 0 {
+			t.Fatalf("%s sees a track of mallory's that was refused: %v", c.Identity(), tracks[0].GetSid())
+		}
+	}
+
+	update := func(id uint32, u *livekit.UpdateParticipantMetadata) {
+		u.RequestId = id
+		send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateMetadata{UpdateMetadata: u}})
+	}
+	waitAnswer := func(id uint32, want string) {
+		t.Helper()
+		if _, err := mallory.WaitSignal(ctx, func(r *livekit.SignalResponse) bool {
+			rr := r.GetRequestResponse()
+			return rr.GetRequestId() == id && rr.GetReason() == livekit.RequestResponse_LIMIT_EXCEEDED && strings.Contains(rr.GetMessage(), want)
+		}); err != nil {
+			t.Fatalf("update_metadata %d was not refused with %q: %v", id, want, err)
+		}
+	}
+	update(1, &livekit.UpdateParticipantMetadata{Name: big})
+	waitAnswer(1, "name is 61440 bytes, limit 256")
+	piece := strings.Repeat("a", 16<<10)
+	for i := range 4 {
+		update(uint32(3+i), &livekit.UpdateParticipantMetadata{Attributes: map[string]string{fmt.Sprint(i): piece}})
+	}
+	waitAnswer(6, "attributes would be 65540 bytes, limit 65536")
+	for i := range 20 { // 60 KB metadata, rewritten as fast as the socket takes it
+		update(uint32(10+i), &livekit.UpdateParticipantMetadata{Metadata: big[:60000-i]})
+	}
+	waitAnswer(29, "too many metadata updates: limit 5 per second")
+	h.check(ctx, t)
+
+	mic, _ := publish(ctx, t, mallory, webrtc.RTPCodecTypeAudio, 0)
+	if _, err := h.bob.WaitPublication(ctx, "mallory", func(ti *livekit.TrackInfo) bool { return ti.GetSid() == mic.SID() }); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := node.GetParticipant(ctx, room, "mallory")
+	infoSize := proto.Size(info)
+	res := sampleResources(node)
+
+	// The storm: 50 toggles a second for 5 s, ending unmuted.
+	const stormFor, toggles = 5 * time.Second, 250
+	meter.on.Store(true)
+	start := time.Now()
+	stormed := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(stormFor / toggles)
+		defer tick.Stop()
+		for i := range toggles {
+			<-tick.C
+			if err := mallory.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Mute{Mute: &livekit.MuteTrackRequest{Sid: mic.SID(), Muted: i%2 == 0}}}); err != nil {
+				stormed <- err
+				return
+			}
+		}
+		stormed <- nil
+	}()
+	for time.Since(start) < stormFor {
+		h.check(ctx, t)
+	}
+	if err := <-stormed; err != nil {
+		t.Fatalf("mallory's storm was cut short: %v", err)
+	}
+	if _, err := h.bob.WaitPublication(ctx, "mallory", func(ti *livekit.TrackInfo) bool { return ti.GetSid() == mic.SID() && !ti.GetMuted() }); err != nil {
+		t.Fatal("bob did not end with mallory's final mute state (unmuted)")
+	}
+	settle()
+	elapsed := time.Since(start)
+	meter.on.Store(false)
+	heapMiB, goroutines := res.stop()
+	n, bytes := meter.count.Load(), meter.bytes.Load()
+	t.Logf("%d mute toggles in %v reached bob as %d updates, %.1f KiB (mallory's info: %d bytes); heap +%.1f MiB, goroutines +%d, deepest mailbox participant %d room %d",
+		toggles, elapsed.Round(time.Millisecond), n, float64(bytes)/1024, infoSize, heapMiB, goroutines, res.peakPartMailbox.Load(), res.peakRoomMailbox.Load())
+	if maxBytes := int64(64<<10*elapsed.Seconds()) + 2*int64(infoSize); bytes > maxBytes {
+		t.Errorf("bob got %d bytes of updates about mallory, more than %d", bytes, maxBytes)
+	}
+	if maxCount := int64(elapsed/(100*time.Millisecond)) + 2; n > maxCount {
+		t.Errorf("bob got %d updates about mallory, more than one per 100 ms (%d)", n, maxCount)
+	}
+	if n == 0 {
+		t.Error("bob got no update about mallory during the storm")
+	}
+	if heapMiB > 64 || goroutines > 50 {
+		t.Errorf("heap grew by %.1f MiB and goroutines by %d", heapMiB, goroutines)
 	}
 	h.check(ctx, t)
 }

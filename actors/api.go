@@ -109,6 +109,10 @@ type Limits struct {
 	ParticipantUpdateInterval time.Duration
 	// ParticipantUpdateBytesPerSecond: see ParticipantUpdateInterval (default 64 KiB/s).
 	ParticipantUpdateBytesPerSecond int
+	// MaxSubscriptionTracks caps the track SIDs one subscription change may name (default 1000).
+	// A client's larger request is applied up to the cap and the rest refused with
+	// LIMIT_EXCEEDED; a Room API request beyond it fails with ErrInvalidArgument.
+	MaxSubscriptionTracks int
 }
 
 // Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.
@@ -326,6 +330,13 @@ func (n *Node) UpdateParticipant(ctx context.Context, req *livekit.UpdatePartici
 
 // UpdateSubscriptions subscribes or unsubscribes a participant to tracks.
 func (n *Node) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error {
+	count := len(req.GetTrackSids())
+	for _, pt := range req.GetParticipantTracks() {
+		count += len(pt.GetTrackSids())
+	}
+	if count > n.cfg.Limits.MaxSubscriptionTracks {
+		return fmt.Errorf("%d track SIDs, limit %d: %w", count, n.cfg.Limits.MaxSubscriptionTracks, ErrInvalidArgument)
+	}
 	_, err := askRoomFor[*done](ctx, n, req.GetRoom(), &updateSubscriptions{
 		identity: req.GetIdentity(),
 		update: &livekit.UpdateSubscription{

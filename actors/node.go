@@ -100,6 +100,7 @@ func limitsWithDefaults(l Limits) Limits {
 	orDefault(&l.MetadataUpdatesPerSecond, 5)
 	orDefault(&l.ParticipantUpdateInterval, 100*time.Millisecond)
 	orDefault(&l.ParticipantUpdateBytesPerSecond, 64<<10)
+	orDefault(&l.MaxSubscriptionTracks, 1000)
 	return l
 }
 

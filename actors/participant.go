@@ -184,7 +184,7 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 			p.refuse("not allowed to subscribe", livekit.RequestResponse_NOT_ALLOWED)
 			return
 		}
-		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: m.Subscription})
+		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: p.capSubscription(m.Subscription)})
 	case *livekit.SignalRequest_TrackSetting:
 		p.trackSettings(m.TrackSetting)
 	case *livekit.SignalRequest_Leave:

@@ -86,15 +86,22 @@ func (p *participantActor) mergeAttributes(attrs map[string]string) {
 	}
 }
 
-// setPermission applies new permissions at once: no publishing means the tracks go, no
+// setPermission applies new permissions at once: tracks from sources no longer allowed (all of
+// them without canPublish) are unpublished, and the client is told so that it stops sending; no
 // subscribing means the subscriptions go.
 func (p *participantActor) setPermission(ctx actor.Context, perm *livekit.ParticipantPermission) {
 	p.info.Permission = proto.Clone(perm).(*livekit.ParticipantPermission)
-	if !perm.GetCanPublish() {
-		for _, pub := range p.published {
+	for sid, pub := range p.published {
+		if !p.mayPublish(pub.info.GetSource()) {
+			p.log.Info("track unpublished: its source is no longer allowed", "track", sid, "source", pub.info.GetSource().String())
+			p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: sid}}})
 			ctx.Stop(pub.pid)
 		}
-		clear(p.pending)
+	}
+	for cid, info := range p.pending {
+		if !p.mayPublish(info.GetSource()) {
+			delete(p.pending, cid)
+		}
 	}
 	if !perm.GetCanSubscribe() {
 		for sid := range p.subscriptions {

@@ -57,6 +57,7 @@ type memberEntry struct {
 
 // trackEntry is the room's view of one published track.
 type trackEntry struct {
+	owner       *memberEntry   // the publisher, while it is in the room
 	pub         subscribeTrack // everything a subscriber needs, ready to send
 	subscribers *subscriberSet // who receives it, as its track actor publishes it
 	window      trackWindow    // receive counters at the last connection-quality rating
@@ -248,6 +249,9 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	r.node.emit(EventParticipantJoined, r.roomInfo(), info, nil)
 	if entry.autoSubscribe && subscriberPrimary {
 		for _, t := range r.sortedTracks() {
+			if t.hidden() {
+				continue
+			}
 			msg := t.pub
 			ctx.Send(pid, &msg)
 		}
@@ -370,6 +374,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 		return
 	}
 	entry := &trackEntry{
+		owner:       owner,
 		pub:         subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec},
 		subscribers: m.subscribers,
 	}
@@ -378,7 +383,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 	r.flushUpdate(owner) // subscribers learn of the track before its offer reaches them
 	r.node.emit(EventTrackPublished, r.roomInfo(), owner.info, m.info)
 	for _, p := range r.participants {
-		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() {
+		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() || entry.hidden() {
 			continue
 		}
 		msg := entry.pub
@@ -388,6 +393,9 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 		r.scheduleSpeakerTick(ctx)
 	}
 }
+
+// hidden reports whether the track's publisher is hidden: nobody else may see or receive it.
+func (t *trackEntry) hidden() bool { return t.owner.info.GetPermission().GetHidden() }
 
 func (r *roomActor) sortedTracks() []*trackEntry {
 	list := make([]*trackEntry, 0, len(r.tracks))
@@ -472,8 +480,8 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 			continue
 		}
 		t, found := r.tracks[sid]
-		if !found || t.pub.publisherSID == p.info.GetSid() {
-			continue
+		if !found || t.pub.publisherSID == p.info.GetSid() || t.hidden() {
+			continue // a hidden participant's tracks are as good as absent for the others
 		}
 		msg := t.pub
 		ctx.Send(p.pid, &msg)
@@ -611,7 +619,7 @@ func (r *roomActor) updateSpeakers(ctx actor.Context) {
 			continue
 		}
 		audio++
-		if t.pub.info.GetMuted() {
+		if t.pub.info.GetMuted() || t.hidden() {
 			continue
 		}
 		if level, active := t.pub.receiver.AudioLevel(); active && level > levels[t.pub.publisherSID] {

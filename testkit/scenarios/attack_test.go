@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -355,4 +357,174 @@ func TestAttackSignalAmplification(t *testing.T) {
 		t.Errorf("heap grew by %.1f MiB and goroutines by %d", heapMiB, goroutines)
 	}
 	h.check(ctx, t)
+}
+
+// loudAudio publishes an audio track whose packets carry a speech-level ssrc-audio-level, until
+// ctx ends.
+func loudAudio(ctx context.Context, t *testing.T, c *lkclient.Client) *lkclient.LocalTrack {
+	t.Helper()
+	mic, err := c.PublishTrack(ctx, lkclient.TrackOptions{Kind: webrtc.RTPCodecTypeAudio, RawRTP: true})
+	if err != nil {
+		t.Fatalf("%s publishes audio: %v", c.Identity(), err)
+	}
+	extID := mic.AudioLevelExtensionID()
+	if extID == 0 {
+		t.Fatal("ssrc-audio-level was not negotiated with the node")
+	}
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111}, Payload: []byte{0xfc, 0xff, 0xfe}}
+		for seq := uint16(1); ctx.Err() == nil; seq++ {
+			<-tick.C
+			pkt.SequenceNumber, pkt.Timestamp = seq, uint32(seq)*960
+			if pkt.Header.SetExtension(extID, []byte{0x80 | 10}) != nil || mic.WriteRTP(pkt) != nil {
+				return
+			}
+		}
+	}()
+	return mic
+}
+
+// spokeOf reports whether c was ever told that the participant with sid speaks.
+func spokeOf(c *lkclient.Client, sid string) bool {
+	for _, s := range c.Signals() {
+		for _, sp := range s.GetSpeakersChanged().GetSpeakers() {
+			if sp.GetSid() == sid {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Subscriptions and permissions as attack surface: one subscription frame naming 100,000 SIDs is
+// applied up to MaxSubscriptionTracks and the rest refused; a hidden participant's tracks and
+// speaking are invisible to everyone else (while a visible one's are not); narrowing
+// canPublishSources through the Room API unpublishes the tracks already published from the
+// sources no longer allowed. Bystanders notice none of it.
+func TestAttackSubscriptionsAndPermissions(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const room = "perm"
+	h := bystanders(ctx, t, node, room, lkclient.Handlers{})
+	carol := join(ctx, t, node, room, "carol", lkclient.Options{})
+	carolMic := loudAudio(ctx, t, carol)
+	carolCam, _ := publish(ctx, t, carol, webrtc.RTPCodecTypeVideo, 0)
+	for _, sid := range []string{carolMic.SID(), carolCam.SID()} {
+		if _, err := h.bob.WaitSubscribed(ctx, sid); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("100,000 SIDs in one subscription", func(t *testing.T) {
+		mallory := join(ctx, t, node, room, "mallory", lkclient.Options{NoAutoSubscribe: true})
+		sids := make([]string, 100_000)
+		for i := range sids {
+			sids[i] = fmt.Sprintf("%x", i)
+		}
+		sids[0], sids[len(sids)-1] = h.rt.TrackSID, carolMic.SID()
+		res := sampleResources(node)
+		if err := mallory.UpdateSubscription(sids, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		refusal(ctx, t, mallory, livekit.RequestResponse_LIMIT_EXCEEDED, "subscription names 100000 tracks, limit 1000: the first 1000 were applied")
+		rt, err := mallory.WaitSubscribed(ctx, h.rt.TrackSID)
+		if err != nil {
+			t.Fatal("the SID within the cap was not applied")
+		}
+		if err := rt.WaitPackets(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		if mallory.RemoteTrack(carolMic.SID()) != nil {
+			t.Error("a SID beyond the cap was applied")
+		}
+		_, err = node.RoomService(testkit.AdminToken(t, room)).UpdateSubscriptions(ctx, &livekit.UpdateSubscriptionsRequest{Room: room, Identity: "mallory", TrackSids: sids, Subscribe: true})
+		if twirpCode(err) != "invalid_argument" {
+			t.Errorf("Room API UpdateSubscriptions with 100,000 SIDs = %v, want invalid_argument", err)
+		}
+		heapMiB, goroutines := res.stop()
+		t.Logf("heap +%.1f MiB, goroutines +%d, deepest mailbox participant %d room %d", heapMiB, goroutines, res.peakPartMailbox.Load(), res.peakRoomMailbox.Load())
+		h.check(ctx, t)
+	})
+
+	t.Run("hidden participant publishes", func(t *testing.T) {
+		ghost, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, room, "ghost", &auth.VideoGrant{Hidden: true}), lkclient.Options{NoAutoSubscribe: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ghost.Close)
+		mic := loudAudio(ctx, t, ghost)
+		cam, _ := publish(ctx, t, ghost, webrtc.RTPCodecTypeVideo, 0)
+		if err := waitUntil(ctx, func() bool {
+			p, err := node.GetParticipant(ctx, room, "ghost")
+			return err == nil && len(p.GetTracks()) == 2
+		}); err != nil {
+			t.Fatal("the node never published the hidden participant's tracks")
+		}
+		// The visible speaker is announced after the hidden one started; once bob heard of carol
+		// speaking twice over, the ghost has had time to be announced as well.
+		for range 2 {
+			if _, err := h.bob.WaitSignal(ctx, func(r *livekit.SignalResponse) bool { return len(r.GetSpeakersChanged().GetSpeakers()) > 0 }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(700 * time.Millisecond)
+		}
+		if !spokeOf(h.bob, carol.SID()) {
+			t.Fatal("bob never heard carol speak: the check below would prove nothing")
+		}
+		if err := h.bob.UpdateSubscription([]string{mic.SID(), cam.SID()}, nil, true); err != nil {
+			t.Fatal(err)
+		}
+		settle()
+		for _, c := range []*lkclient.Client{h.alice, h.bob, carol} {
+			if spokeOf(c, ghost.SID()) {
+				t.Errorf("%s was told the hidden participant speaks", c.Identity())
+			}
+			for _, sid := range []string{mic.SID(), cam.SID()} {
+				if c.RemoteTrack(sid) != nil {
+					t.Errorf("%s receives the hidden participant's track %s", c.Identity(), sid)
+				}
+			}
+			if c.Participant("ghost") != nil {
+				t.Errorf("%s sees the hidden participant", c.Identity())
+			}
+		}
+		h.check(ctx, t)
+	})
+
+	t.Run("canPublishSources narrowed", func(t *testing.T) {
+		_, err := node.RoomService(testkit.AdminToken(t, room)).UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
+			Room: room, Identity: "carol",
+			Permission: &livekit.ParticipantPermission{CanPublish: true, CanSubscribe: true, CanPublishData: true,
+				CanPublishSources: []livekit.TrackSource{livekit.TrackSource_MICROPHONE}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := carol.WaitSignal(ctx, func(r *livekit.SignalResponse) bool { return r.GetTrackUnpublished().GetTrackSid() == carolCam.SID() }); err != nil {
+			t.Fatal("carol was not told her camera was unpublished")
+		}
+		if err := h.bob.WaitUnsubscribed(ctx, carolCam.SID()); err != nil {
+			t.Fatal("bob still receives carol's camera")
+		}
+		if err := h.bob.WaitFor(ctx, func() bool { return len(h.bob.Participant("carol").GetTracks()) == 1 }); err != nil {
+			t.Fatalf("bob's view of carol still lists %d tracks", len(h.bob.Participant("carol").GetTracks()))
+		}
+		rt := h.bob.RemoteTrack(carolMic.SID())
+		if rt == nil {
+			t.Fatal("carol's microphone, still allowed, went too")
+		}
+		if err := rt.WaitPackets(ctx, rt.Stats().Packets+20); err != nil {
+			t.Fatalf("carol's microphone stopped: %v", err)
+		}
+		_, err = carol.PublishTrack(ctx, lkclient.TrackOptions{Kind: webrtc.RTPCodecTypeVideo, Width: 320, Height: 240})
+		var re *lkclient.RequestError
+		if !errors.As(err, &re) || re.Response.GetReason() != livekit.RequestResponse_NOT_ALLOWED {
+			t.Fatalf("publishing a camera again = %v, want NOT_ALLOWED", err)
+		}
+		h.check(ctx, t)
+	})
 }

@@ -113,6 +113,10 @@ type Limits struct {
 	// A client's larger request is applied up to the cap and the rest refused with
 	// LIMIT_EXCEEDED; a Room API request beyond it fails with ErrInvalidArgument.
 	MaxSubscriptionTracks int
+	// MaxICECandidatesPerPC caps the remote ICE candidates the node takes per PeerConnection: that
+	// many trickled over the session, and that many a=candidate lines in each session description
+	// (default 50). Further ones are ignored and counted in NodeStats.ICECandidatesIgnored.
+	MaxICECandidatesPerPC int
 }
 
 // Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.

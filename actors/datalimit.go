@@ -84,6 +84,7 @@ func (l *dataLimiter) allow(size int) bool {
 // goroutine may add to them; Node.Stats reads them.
 type dropCounters struct {
 	rateLimited, bufferFull, queueFull atomic.Int64
+	iceCandidates                      atomic.Int64 // remote candidates ignored
 }
 
 // DataDropStats counts data packets the node dropped instead of relaying.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,8 @@ type Node struct {
 	engine    *media.Engine
 	inspector inspector
 	closed    atomic.Bool
-	drops     dropCounters // data dropped instead of relayed, for Stats
+	drops     dropCounters    // data and candidates dropped, for Stats
+	ice       candidatePolicy // which remote ICE candidates the node contacts
 }
 
 // NewNode starts a node: the actor system, the /node actor and the WebRTC engine.
@@ -45,7 +47,9 @@ func NewNode(cfg Config) (*Node, error) {
 		actor.WithDeadLetterThrottleCount(0),
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
-	n := &Node{cfg: cfg, log: log, system: system, engine: engine}
+	bound, _ := netip.AddrFromSlice(engine.UDPAddr().IP)
+	ice := newCandidatePolicy(bound.Unmap(), cfg.Media.NodeIP, cfg.Media.LoopbackOnly)
+	n := &Node{cfg: cfg, log: log, system: system, engine: engine, ice: ice}
 	system.EventStream.Subscribe(func(evt any) {
 		if e, ok := evt.(*actor.SupervisorEvent); ok {
 			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
@@ -101,6 +105,7 @@ func limitsWithDefaults(l Limits) Limits {
 	orDefault(&l.ParticipantUpdateInterval, 100*time.Millisecond)
 	orDefault(&l.ParticipantUpdateBytesPerSecond, 64<<10)
 	orDefault(&l.MaxSubscriptionTracks, 1000)
+	orDefault(&l.MaxICECandidatesPerPC, 50)
 	return l
 }
 

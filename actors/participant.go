@@ -37,6 +37,8 @@ type participantActor struct {
 
 	pub, sub                     *webrtc.PeerConnection
 	pubCandidates, subCandidates []webrtc.ICECandidateInit
+	pubTrickled, subTrickled     int     // remote candidates taken by trickle, per PC
+	iceLog                       dropLog // says, at most every few seconds, that candidates were ignored
 	subNegotiating, subPending   bool
 	offerID                      uint32
 

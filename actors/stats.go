@@ -20,6 +20,9 @@ type NodeStats struct {
 	Actors map[string]ActorKindStats
 	// DataDropped counts data packets dropped instead of relayed since the node started.
 	DataDropped DataDropStats
+	// ICECandidatesIgnored counts remote ICE candidates the node refused to contact: beyond
+	// MaxICECandidatesPerPC, in an address range it does not contact, or naming a host.
+	ICECandidatesIgnored int64
 }
 
 // ActorKindStats sums the live actors of one kind.
@@ -60,5 +63,6 @@ func (n *Node) Stats() NodeStats {
 	out.Participants = out.Actors["participant"].Count
 	out.Tracks = out.Actors["track"].Count
 	out.DataDropped = n.drops.snapshot()
+	out.ICECandidatesIgnored = n.drops.iceCandidates.Load()
 	return out
 }

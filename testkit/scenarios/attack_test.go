@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
+	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/auth"
 	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
@@ -527,4 +529,120 @@ func TestAttackSubscriptionsAndPermissions(t *testing.T) {
 		}
 		h.check(ctx, t)
 	})
+}
+
+// udpCounter counts the datagrams that reach a loopback UDP socket.
+type udpCounter struct {
+	conn *net.UDPConn
+	n    atomic.Int64
+}
+
+func listenUDP(t *testing.T) *udpCounter {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &udpCounter{conn: conn}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := conn.ReadFromUDP(buf); err != nil {
+				return
+			}
+			u.n.Add(1)
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return u
+}
+
+func (u *udpCounter) port() int { return u.conn.LocalAddr().(*net.UDPAddr).Port }
+
+// A client offers on its publisher PC and never completes ICE, so that the node keeps checking
+// every candidate it takes, then trickles 10,000 candidates: six the node must never contact
+// (link-local, the metadata service, multicast, unspecified, a host name, ICE-TCP that would make
+// the node dial), MaxICECandidatesPerPC it may (one of them a socket of the test), and thousands
+// more beyond the cap, all at a second socket of the test. The first socket is checked, the second
+// never is; every refused candidate is counted; bystanders do not notice. The edge's signalling
+// rate limit is off, so that the node's own cap is what stops the flood.
+func TestAttackICECandidates(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{Server: transport.ServerConfig{SignalRateLimit: -1}})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	const room = "ice"
+	h := bystanders(ctx, t, node, room, lkclient.Handlers{})
+	mallory := join(ctx, t, node, room, "mallory", lkclient.Options{NoAutoSubscribe: true})
+	se := webrtc.SettingEngine{}
+	lkclient.LoopbackICE(&se)
+	raw, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	if _, err := raw.CreateDataChannel(lkclient.ReliableLabel, nil); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := raw.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mallory.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{Offer: &livekit.SessionDescription{Type: "offer", Sdp: offer.SDP, Id: 77}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mallory.WaitSignal(ctx, func(r *livekit.SignalResponse) bool { return r.GetAnswer().GetId() == 77 }); err != nil {
+		t.Fatal(err)
+	}
+
+	checked, beyond := listenUDP(t), listenUDP(t)
+	const total, limit = 10_000, 50 // limit: MaxICECandidatesPerPC's default
+	cands := []string{
+		"candidate:1 1 udp 2130706431 169.254.10.10 5000 typ host",
+		"candidate:2 1 udp 2130706431 169.254.169.254 80 typ host",
+		"candidate:3 1 udp 2130706431 224.0.0.251 5353 typ host",
+		"candidate:4 1 udp 2130706431 0.0.0.0 5000 typ host",
+		"candidate:5 1 udp 2130706431 0f1e2d3c-0000-4000-8000-000000000000.local 5000 typ host",
+		"candidate:6 1 tcp 1518280447 127.0.0.1 22 typ host tcptype passive",
+		fmt.Sprintf("candidate:7 1 udp 2130706431 127.0.0.1 %d typ host", checked.port()),
+	}
+	refused := len(cands) - 1
+	for i := 2; len(cands) < refused+limit; i++ { // more allowed ones, at addresses nobody listens on
+		cands = append(cands, fmt.Sprintf("candidate:%d 1 udp 2130706431 127.0.0.%d %d typ host", 100+i, i, checked.port()))
+	}
+	for i := len(cands); i < total; i++ {
+		cands = append(cands, fmt.Sprintf("candidate:%d 1 udp %d 127.0.0.1 %d typ host", 1000+i, 2130706431-i, beyond.port()))
+	}
+	res := sampleResources(node)
+	for _, c := range cands {
+		if err := mallory.SendRequest(&livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{Trickle: &livekit.TrickleRequest{
+			CandidateInit: fmt.Sprintf(`{"candidate":%q,"sdpMid":"0","sdpMLineIndex":0}`, c), Target: livekit.SignalTarget_PUBLISHER,
+		}}}); err != nil {
+			t.Fatalf("trickle not sent: %v", err)
+		}
+	}
+	wantIgnored := int64(total - limit)
+	if err := waitUntil(ctx, func() bool { return node.Stats().ICECandidatesIgnored >= wantIgnored }); err != nil {
+		t.Fatalf("%d candidates counted as ignored, want %d", node.Stats().ICECandidatesIgnored, wantIgnored)
+	}
+	if err := waitUntil(ctx, func() bool { return checked.n.Load() > 0 }); err != nil {
+		t.Fatal("the node never checked a candidate within the cap: the check below would prove nothing")
+	}
+	h.check(ctx, t)
+	time.Sleep(2 * time.Second) // pion checks every pair it has several times within this
+	heapMiB, goroutines := res.stop()
+	ignored := node.Stats().ICECandidatesIgnored
+	t.Logf("%d candidates trickled: %d ignored; %d datagrams to the allowed socket, %d beyond the cap; heap +%.1f MiB, goroutines +%d, deepest mailbox participant %d",
+		total, ignored, checked.n.Load(), beyond.n.Load(), heapMiB, goroutines, res.peakPartMailbox.Load())
+	if ignored != wantIgnored {
+		t.Errorf("%d candidates ignored, want exactly %d (%d refused by address, the rest beyond the cap)", ignored, wantIgnored, refused)
+	}
+	if n := beyond.n.Load(); n > 0 {
+		t.Errorf("the node sent %d datagrams to a candidate beyond the cap", n)
+	}
+	if heapMiB > 64 || goroutines > 100 { // 10,000 candidates taken would be thousands of pairs
+		t.Errorf("heap grew by %.1f MiB and goroutines by %d", heapMiB, goroutines)
+	}
+	h.check(ctx, t)
 }

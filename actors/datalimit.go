@@ -95,7 +95,7 @@ type DataDropStats struct {
 	// DataChannelMaxBufferedAmount bytes (the subscriber reads too slowly, or not at all).
 	BufferFull int64
 	// QueueFull counts reliable deliveries dropped because the subscriber's channel was not open yet
-	// and maxQueuedData packets were already waiting for it.
+	// and 256 packets or DataChannelMaxBufferedAmount bytes were already waiting for it.
 	QueueFull int64
 }
 

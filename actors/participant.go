@@ -49,6 +49,7 @@ type participantActor struct {
 
 	channels    map[string]*webrtc.DataChannel // open channels that carry data to the client, by label
 	queuedData  [][]byte
+	queuedBytes int
 	dataRefused bool         // the client was told it may not publish data
 	dataLimit   *dataLimiter // the client's data budget, spent on pion's goroutines
 	dataShare   senderShare  // who filled this client's data channels lately

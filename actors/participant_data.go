@@ -20,7 +20,8 @@ import (
 const (
 	reliableLabel = "_reliable"
 	lossyLabel    = "_lossy"
-	// maxQueuedData bounds reliable data waiting for a subscriber channel to open.
+	// maxQueuedData bounds the reliable packets waiting for a subscriber channel to open; their
+	// bytes are bounded by DataChannelMaxBufferedAmount as well.
 	maxQueuedData = 256
 )
 
@@ -41,7 +42,7 @@ func (p *participantActor) channelOpened(target livekit.SignalTarget, dc *webrtc
 		for _, data := range p.queuedData {
 			_ = dc.Send(data)
 		}
-		p.queuedData = nil
+		p.queuedData, p.queuedBytes = nil, 0
 	}
 }
 
@@ -164,12 +165,15 @@ func (p *participantActor) deliverData(m *deliverData) {
 		if m.kind != livekit.DataPacket_RELIABLE {
 			return
 		}
-		if len(p.queuedData) < maxQueuedData {
+		limit := p.node.cfg.Limits.DataChannelMaxBufferedAmount
+		if len(p.queuedData) < maxQueuedData && (limit <= 0 || p.queuedBytes+len(m.data) <= limit) {
 			p.queuedData = append(p.queuedData, m.data)
+			p.queuedBytes += len(m.data)
 			return
 		}
 		p.node.drops.queueFull.Add(1)
-		p.queueLog.note(p.log, "reliable data dropped: the data channel is not open and its queue is full", "queued", maxQueuedData)
+		p.queueLog.note(p.log, "reliable data dropped: the data channel is not open and its queue is full",
+			"queued", len(p.queuedData), "bytes", p.queuedBytes)
 		return
 	}
 	if limit := p.node.cfg.Limits.DataChannelMaxBufferedAmount; limit > 0 {

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 	"google.golang.org/protobuf/proto"
@@ -77,6 +80,21 @@ func (r *resources) stop() (heapMiB float64, goroutines int) {
 	return float64(grown) / (1 << 20), int(r.peakGoroutines.Load()) - r.baseGoroutines
 }
 
+// rssMiB is the test process's resident set in MiB (Linux; 0 elsewhere), for the logs.
+func rssMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
+
 // bystanders starts alice (video, data) and bob (receives both, with bobSees as his handlers) in
 // room. Both keep a short history: the flood tests send them megabytes.
 func bystanders(ctx context.Context, t *testing.T, node *testkit.Node, room string, bobSees lkclient.Handlers) *healthyRoom {
@@ -127,7 +145,7 @@ func floodData(ctx context.Context, c *lkclient.Client, msg []byte, d time.Durat
 }
 
 // A participant floods the room with 64 KiB reliable messages at full speed for 10 s while another
-// stops reading its data channel. The node relays at most the sender's data budget (DataBytesPerSecond
+// stops reading its data channel and a third never opens one. The node relays at most the sender's data budget (DataBytesPerSecond
 // with its one-second burst) and drops the rest, drops toward the stalled receiver once its channel
 // buffers DataChannelMaxBufferedAmount, counts both in Stats, and alice's video and data keep
 // reaching bob throughout; heap and goroutines stay bounded.
@@ -156,12 +174,23 @@ func TestAttackDataFlood(t *testing.T) {
 	}
 	stallData(ctx, t, eve)
 	fromMallory.Store(0)
+	// zoe joins but never answers the subscriber offer, so her data channel never opens and
+	// reliable data for her can only queue.
+	zoe, _, err := websocket.DefaultDialer.DialContext(ctx, node.WSURL+"/rtc?access_token="+testkit.Token(t, room, "zoe", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { zoe.Close() })
+	if _, err := bob.WaitParticipant(ctx, "zoe"); err != nil {
+		t.Fatal(err)
+	}
 	payload := make([]byte, 64<<10-64) // the encoded DataPacket is just under 64 KiB
 	msg, err := proto.Marshal(lkclient.NewUserPacket(payload, lkclient.DataOptions{Reliable: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := sampleResources(node)
+	rssBefore := rssMiB()
 	const floodFor = 10 * time.Second
 	start := time.Now()
 	sent := make(chan int, 1)
@@ -182,9 +211,9 @@ func TestAttackDataFlood(t *testing.T) {
 	drops := node.Stats().DataDropped
 	got := fromMallory.Load()
 	t.Logf("mallory sent %d messages (%.1f MiB/s) in %v; bob got %.1f MiB of them; drops %+v; "+
-		"bystander checks %d; heap +%.1f MiB, goroutines +%d, deepest mailbox participant %d room %d",
+		"bystander checks %d; heap +%.1f MiB, RSS %.0f → %.0f MiB, goroutines +%d, deepest mailbox participant %d room %d",
 		n, float64(n)*float64(len(msg))/(1<<20)/elapsed.Seconds(), elapsed.Round(time.Millisecond), float64(got)/(1<<20),
-		drops, checks, heapMiB, goroutines, res.peakPartMailbox.Load(), res.peakRoomMailbox.Load())
+		drops, checks, heapMiB, rssBefore, rssMiB(), goroutines, res.peakPartMailbox.Load(), res.peakRoomMailbox.Load())
 
 	if want := int64(budget * (elapsed.Seconds() + 2)); got > want {
 		t.Errorf("bob received %d bytes from mallory in %v, more than her budget allows (%d)", got, elapsed, want)
@@ -194,6 +223,9 @@ func TestAttackDataFlood(t *testing.T) {
 	}
 	if drops.BufferFull == 0 {
 		t.Error("nothing was dropped toward eve, who stopped reading")
+	}
+	if drops.QueueFull == 0 {
+		t.Error("nothing was dropped toward zoe, whose data channel never opened")
 	}
 	if heapMiB > 64 {
 		t.Errorf("heap grew by %.1f MiB during the flood", heapMiB)

@@ -119,13 +119,15 @@ type trackUnpublished struct {
 }
 
 // dataFrom carries a data packet a participant (or the Room API) sent, already stamped with its
-// sender and encoded, with the recipients it names (room). The room only picks recipients: a
-// flood of data costs it no decoding or encoding.
+// sender and encoded, with the recipients it names (room). The room only picks recipients, one
+// set lookup per participant: a flood of data, or a packet naming thousands of destinations,
+// costs it no decoding, encoding or list scanning.
 type dataFrom struct {
 	senderIdentity string // empty for the Room API
 	kind           livekit.DataPacket_Kind
 	data           []byte
-	dest, destSIDs []string // identities and (legacy) SIDs it is for; none means everyone
+	dest           []string        // the destination identities the packet lists
+	to             map[string]bool // identities and (legacy) SIDs it is for; nil means everyone
 }
 
 // --- room → participant ---

@@ -147,7 +147,17 @@ func encodeData(pkt *livekit.DataPacket) (*dataFrom, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding data packet: %w", err)
 	}
-	return &dataFrom{kind: dataChannelKind(pkt.GetKind()), data: data, dest: dest, destSIDs: pkt.GetUser().GetDestinationSids()}, nil
+	msg := &dataFrom{kind: dataChannelKind(pkt.GetKind()), data: data, dest: dest}
+	if sids := pkt.GetUser().GetDestinationSids(); len(dest) > 0 || len(sids) > 0 {
+		msg.to = make(map[string]bool, len(dest)+len(sids))
+		for _, id := range dest {
+			msg.to[id] = true
+		}
+		for _, sid := range sids {
+			msg.to[sid] = true
+		}
+	}
+	return msg, nil
 }
 
 // deliverData sends an encoded DataPacket to the client on the channel of its kind. pion queues

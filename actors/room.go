@@ -490,26 +490,16 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 
 // relayData hands an encoded data packet to every participant it is meant for.
 func (r *roomActor) relayData(ctx actor.Context, m *dataFrom) {
-	narrowed := len(m.dest) > 0 || len(m.destSIDs) > 0
 	deliver := &deliverData{sender: m.senderIdentity, kind: m.kind, data: m.data}
 	for identity, p := range r.participants {
 		if identity == m.senderIdentity {
 			continue
 		}
-		if narrowed && !contains(m.dest, identity) && !contains(m.destSIDs, p.info.GetSid()) {
+		if m.to != nil && !m.to[identity] && !m.to[p.info.GetSid()] {
 			continue
 		}
 		ctx.Send(p.pid, deliver)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // dataChannelKind maps a DataPacket kind to the channel that carries it: lossy stays lossy,

@@ -152,7 +152,7 @@ func floodData(ctx context.Context, c *lkclient.Client, msg []byte, d time.Durat
 func TestAttackDataFlood(t *testing.T) {
 	// A budget below what pion's SCTP carries on a loaded machine under -race (about 2 MiB/s), so
 	// that the flood always exceeds it; the buffered-amount cap is the default.
-	const budget = 512 << 10
+	const budget = 256 << 10
 	node := testkit.StartNode(t, testkit.Options{Actors: actors.Config{Limits: actors.Limits{DataBytesPerSecond: budget}}})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
@@ -331,6 +331,12 @@ func TestAttackSignalAmplification(t *testing.T) {
 		update(uint32(3+i), &livekit.UpdateParticipantMetadata{Attributes: map[string]string{fmt.Sprint(i): piece}})
 	}
 	waitAnswer(6, "attributes would be 65540 bytes, limit 65536")
+	_, err = node.RoomService(testkit.AdminToken(t, room)).UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
+		Room: room, Identity: "mallory", Attributes: map[string]string{"more": piece},
+	})
+	if twirpCode(err) != "invalid_argument" || !strings.Contains(err.Error(), "attributes would be") {
+		t.Fatalf("Room API growing the attributes past the limit = %v, want invalid_argument", err)
+	}
 	for i := range 20 { // 60 KB metadata, rewritten as fast as the socket takes it
 		update(uint32(10+i), &livekit.UpdateParticipantMetadata{Metadata: big[:60000-i]})
 	}

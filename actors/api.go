@@ -81,6 +81,42 @@ type Limits struct {
 	MaxAttributesSize int
 	// MaxDataPacketSize caps one data packet relayed by the node (default 64 KiB).
 	MaxDataPacketSize int
+	// DataMessagesPerSecond and DataBytesPerSecond cap the data one participant sends (token
+	// buckets that hold one second's worth; defaults 500 messages/s and 2 MiB/s; negative means no
+	// cap). Packets beyond them are dropped and counted in NodeStats.DataDropped.
+	DataMessagesPerSecond, DataBytesPerSecond int
+	// DataChannelMaxBufferedAmount is how many bytes a subscriber's data channel may hold unsent
+	// before the node drops further data toward it (default 1 MiB; LiveKit's
+	// rtc.data_channel_max_buffered_amount). It bounds what a client that stops reading costs.
+	DataChannelMaxBufferedAmount int
+	// MaxTrackNameSize caps an add_track's name, stream and cids in bytes (default 256).
+	MaxTrackNameSize int
+	// MaxTrackLayers caps an add_track's simulcast layers, and those of each of its simulcast
+	// codecs (default 4; clients send at most 3).
+	MaxTrackLayers int
+	// MaxSimulcastCodecs caps an add_track's simulcast codecs (default 4; clients send at most 2).
+	MaxSimulcastCodecs int
+	// MaxParticipantNameSize caps the name a participant gives itself or the Room API gives it
+	// (default 256, as the edge checks the token's name).
+	MaxParticipantNameSize int
+	// MetadataUpdatesPerSecond caps a client's own update_metadata requests (a token bucket
+	// holding two seconds' worth; default 5/s); beyond it they are refused with LIMIT_EXCEEDED.
+	MetadataUpdatesPerSecond int
+	// ParticipantUpdateInterval is the shortest time between two ParticipantUpdates the room sends
+	// about one participant (default 100 ms): changes in between (mute toggles, metadata) coalesce
+	// into the next one. Larger participant infos are spaced further apart, so that the updates
+	// about one participant cost each recipient at most ParticipantUpdateBytesPerSecond.
+	ParticipantUpdateInterval time.Duration
+	// ParticipantUpdateBytesPerSecond: see ParticipantUpdateInterval (default 64 KiB/s).
+	ParticipantUpdateBytesPerSecond int
+	// MaxSubscriptionTracks caps the track SIDs one subscription change may name (default 1000).
+	// A client's larger request is applied up to the cap and the rest refused with
+	// LIMIT_EXCEEDED; a Room API request beyond it fails with ErrInvalidArgument.
+	MaxSubscriptionTracks int
+	// MaxICECandidatesPerPC caps the remote ICE candidates the node takes per PeerConnection: that
+	// many trickled over the session, and that many a=candidate lines in each session description
+	// (default 50). Further ones are ignored and counted in NodeStats.ICECandidatesIgnored.
+	MaxICECandidatesPerPC int
 }
 
 // Errors returned by Node and Session methods. Use errors.Is: they are usually wrapped with context.
@@ -298,6 +334,13 @@ func (n *Node) UpdateParticipant(ctx context.Context, req *livekit.UpdatePartici
 
 // UpdateSubscriptions subscribes or unsubscribes a participant to tracks.
 func (n *Node) UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error {
+	count := len(req.GetTrackSids())
+	for _, pt := range req.GetParticipantTracks() {
+		count += len(pt.GetTrackSids())
+	}
+	if count > n.cfg.Limits.MaxSubscriptionTracks {
+		return fmt.Errorf("%d track SIDs, limit %d: %w", count, n.cfg.Limits.MaxSubscriptionTracks, ErrInvalidArgument)
+	}
 	_, err := askRoomFor[*done](ctx, n, req.GetRoom(), &updateSubscriptions{
 		identity: req.GetIdentity(),
 		update: &livekit.UpdateSubscription{
@@ -361,11 +404,7 @@ func (n *Node) checkMetadata(md string) error {
 }
 
 func (n *Node) checkAttributes(attrs map[string]string) error {
-	size := 0
-	for k, v := range attrs {
-		size += len(k) + len(v)
-	}
-	if size > n.cfg.Limits.MaxAttributesSize {
+	if size := attributesSize(attrs); size > n.cfg.Limits.MaxAttributesSize {
 		return fmt.Errorf("attributes are %d bytes, limit %d: %w", size, n.cfg.Limits.MaxAttributesSize, ErrInvalidArgument)
 	}
 	return nil

@@ -118,11 +118,16 @@ type trackUnpublished struct {
 	publisherSID, trackSID string
 }
 
-// dataFrom carries a data packet a participant sent, already stamped with its identity (room).
+// dataFrom carries a data packet a participant (or the Room API) sent, already stamped with its
+// sender and encoded, with the recipients it names (room). The room only picks recipients, one
+// set lookup per participant: a flood of data, or a packet naming thousands of destinations,
+// costs it no decoding, encoding or list scanning.
 type dataFrom struct {
-	senderIdentity string
+	senderIdentity string // empty for the Room API
 	kind           livekit.DataPacket_Kind
-	packet         *livekit.DataPacket
+	data           []byte
+	dest           []string        // the destination identities the packet lists
+	to             map[string]bool // identities and (legacy) SIDs it is for; nil means everyone
 }
 
 // --- room → participant ---
@@ -141,8 +146,9 @@ type unsubscribeTrack struct{ trackSID string }
 
 // deliverData asks a participant to send an encoded DataPacket to its client (participant).
 type deliverData struct {
-	kind livekit.DataPacket_Kind
-	data []byte
+	sender string // the sender's identity; empty for the Room API
+	kind   livekit.DataPacket_Kind
+	data   []byte
 }
 
 // connectionRated carries the room's latest connection-quality rating of a participant, for its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type Node struct {
 	engine    *media.Engine
 	inspector inspector
 	closed    atomic.Bool
+	drops     dropCounters    // data and candidates dropped, for Stats
+	ice       candidatePolicy // which remote ICE candidates the node contacts
 }
 
 // NewNode starts a node: the actor system, the /node actor and the WebRTC engine.
@@ -44,7 +47,9 @@ func NewNode(cfg Config) (*Node, error) {
 		actor.WithDeadLetterThrottleCount(0),
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
-	n := &Node{cfg: cfg, log: log, system: system, engine: engine}
+	bound, _ := netip.AddrFromSlice(engine.UDPAddr().IP)
+	ice := newCandidatePolicy(bound.Unmap(), cfg.Media.NodeIP, cfg.Media.LoopbackOnly)
+	n := &Node{cfg: cfg, log: log, system: system, engine: engine, ice: ice}
 	system.EventStream.Subscribe(func(evt any) {
 		if e, ok := evt.(*actor.SupervisorEvent); ok {
 			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
@@ -74,34 +79,42 @@ func withDefaults(cfg Config) Config {
 	if cfg.Version == "" {
 		cfg.Version = ServerVersion
 	}
-	if cfg.Room.EmptyTimeout == 0 {
-		cfg.Room.EmptyTimeout = 5 * time.Minute
-	}
-	if cfg.Room.DepartureTimeout == 0 {
-		cfg.Room.DepartureTimeout = 20 * time.Second
-	}
-	if cfg.Limits.MaxTracksPerParticipant == 0 {
-		cfg.Limits.MaxTracksPerParticipant = 16
-	}
-	if cfg.Limits.MaxMetadataSize == 0 {
-		cfg.Limits.MaxMetadataSize = 64 << 10
-	}
-	if cfg.Limits.MaxAttributesSize == 0 {
-		cfg.Limits.MaxAttributesSize = 64 << 10
-	}
-	if cfg.Limits.MaxDataPacketSize == 0 {
-		cfg.Limits.MaxDataPacketSize = 64 << 10
-	}
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = 5 * time.Second
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = 15 * time.Second
-	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 5 * time.Second
-	}
+	orDefault(&cfg.Room.EmptyTimeout, 5*time.Minute)
+	orDefault(&cfg.Room.DepartureTimeout, 20*time.Second)
+	orDefault(&cfg.PingInterval, 5*time.Second)
+	orDefault(&cfg.PingTimeout, 15*time.Second)
+	orDefault(&cfg.RequestTimeout, 5*time.Second)
+	cfg.Limits = limitsWithDefaults(cfg.Limits)
 	return cfg
+}
+
+// limitsWithDefaults fills in the zero fields of l.
+func limitsWithDefaults(l Limits) Limits {
+	orDefault(&l.MaxTracksPerParticipant, 16)
+	orDefault(&l.MaxMetadataSize, 64<<10)
+	orDefault(&l.MaxAttributesSize, 64<<10)
+	orDefault(&l.MaxDataPacketSize, 64<<10)
+	orDefault(&l.DataMessagesPerSecond, 500)
+	orDefault(&l.DataBytesPerSecond, 2<<20)
+	orDefault(&l.DataChannelMaxBufferedAmount, 1<<20)
+	orDefault(&l.MaxTrackNameSize, 256)
+	orDefault(&l.MaxTrackLayers, 4)
+	orDefault(&l.MaxSimulcastCodecs, 4)
+	orDefault(&l.MaxParticipantNameSize, 256)
+	orDefault(&l.MetadataUpdatesPerSecond, 5)
+	orDefault(&l.ParticipantUpdateInterval, 100*time.Millisecond)
+	orDefault(&l.ParticipantUpdateBytesPerSecond, 64<<10)
+	orDefault(&l.MaxSubscriptionTracks, 1000)
+	orDefault(&l.MaxICECandidatesPerPC, 50)
+	return l
+}
+
+// orDefault sets *v to def when it is zero.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // UDPAddr is the address of the node's single ICE UDP port.

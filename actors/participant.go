@@ -37,6 +37,8 @@ type participantActor struct {
 
 	pub, sub                     *webrtc.PeerConnection
 	pubCandidates, subCandidates []webrtc.ICECandidateInit
+	pubTrickled, subTrickled     int     // remote candidates taken by trickle, per PC
+	iceLog                       dropLog // says, at most every few seconds, that candidates were ignored
 	subNegotiating, subPending   bool
 	offerID                      uint32
 
@@ -47,7 +49,14 @@ type participantActor struct {
 
 	channels    map[string]*webrtc.DataChannel // open channels that carry data to the client, by label
 	queuedData  [][]byte
-	dataRefused bool // the client was told it may not publish data
+	queuedBytes int
+	dataRefused bool         // the client was told it may not publish data
+	dataLimit   *dataLimiter // the client's data budget, spent on pion's goroutines
+	dataShare   senderShare  // who filled this client's data channels lately
+	// metadataLimit is the client's budget of update_metadata requests.
+	metadataLimit tokenBucket
+	// rateLog, queueLog and bufferLog say, at most every few seconds, that data was dropped.
+	rateLog, queueLog, bufferLog dropLog
 
 	pubState, subState atomic.Value // webrtc.PeerConnectionState, for inspection
 	numPublished       atomic.Int64
@@ -69,6 +78,8 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		published:         map[string]*publication{},
 		subscriptions:     map[string]*subscription{},
 		channels:          map[string]*webrtc.DataChannel{},
+		dataLimit:         newDataLimiter(n.cfg.Limits),
+		metadataLimit:     newTokenBucket(float64(n.cfg.Limits.MetadataUpdatesPerSecond), 2*float64(n.cfg.Limits.MetadataUpdatesPerSecond)),
 	}
 	p.pubState.Store(webrtc.PeerConnectionStateNew)
 	p.subState.Store(webrtc.PeerConnectionStateNew)
@@ -137,7 +148,7 @@ func (p *participantActor) Receive(ctx actor.Context) {
 	case *dataReceived:
 		p.dataReceived(ctx, m.label, m.data)
 	case *deliverData:
-		p.deliverData(m.kind, m.data)
+		p.deliverData(m)
 	case *subscribeTrack:
 		p.subscribe(ctx, m)
 	case *unsubscribeTrack:
@@ -176,7 +187,7 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 			p.refuse("not allowed to subscribe", livekit.RequestResponse_NOT_ALLOWED)
 			return
 		}
-		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: m.Subscription})
+		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: p.capSubscription(m.Subscription)})
 	case *livekit.SignalRequest_TrackSetting:
 		p.trackSettings(m.TrackSetting)
 	case *livekit.SignalRequest_Leave:

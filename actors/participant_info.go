@@ -4,6 +4,9 @@ package actors
 // permission changes that take effect at once.
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
@@ -12,6 +15,10 @@ import (
 
 // update applies a Room API UpdateParticipant.
 func (p *participantActor) update(ctx actor.Context, req *livekit.UpdateParticipantRequest) {
+	if err := p.checkInfoChange(req.GetName(), req.GetAttributes()); err != nil {
+		ctx.Respond(&replyError{fmt.Errorf("participant %q: %w: %w", p.info.Identity, err, ErrInvalidArgument)})
+		return
+	}
 	if req.GetMetadata() != "" {
 		p.info.Metadata = req.GetMetadata()
 	}
@@ -24,6 +31,43 @@ func (p *participantActor) update(ctx actor.Context, req *livekit.UpdateParticip
 	}
 	p.changed(ctx)
 	ctx.Respond(proto.Clone(p.info))
+}
+
+// checkInfoChange checks a new name and an attribute change against the limits: the attributes
+// as they would be after the merge, not only the change, or repeated small changes would grow
+// them without bound.
+func (p *participantActor) checkInfoChange(name string, attrs map[string]string) error {
+	l := p.node.cfg.Limits
+	if len(name) > l.MaxParticipantNameSize {
+		return fmt.Errorf("name is %d bytes, limit %d", len(name), l.MaxParticipantNameSize)
+	}
+	if size := mergedAttributesSize(p.info.GetAttributes(), attrs); size > l.MaxAttributesSize {
+		return fmt.Errorf("attributes would be %d bytes, limit %d", size, l.MaxAttributesSize)
+	}
+	return nil
+}
+
+// mergedAttributesSize is the size of the attributes cur would have after mergeAttributes(change).
+func mergedAttributesSize(cur, change map[string]string) int {
+	size := attributesSize(cur)
+	for k, v := range change {
+		if old, found := cur[k]; found {
+			size -= len(k) + len(old)
+		}
+		if v != "" {
+			size += len(k) + len(v)
+		}
+	}
+	return size
+}
+
+// attributesSize is the bytes of an attribute map's keys and values.
+func attributesSize(attrs map[string]string) int {
+	size := 0
+	for k, v := range attrs {
+		size += len(k) + len(v)
+	}
+	return size
 }
 
 func (p *participantActor) mergeAttributes(attrs map[string]string) {
@@ -42,15 +86,22 @@ func (p *participantActor) mergeAttributes(attrs map[string]string) {
 	}
 }
 
-// setPermission applies new permissions at once: no publishing means the tracks go, no
+// setPermission applies new permissions at once: tracks from sources no longer allowed (all of
+// them without canPublish) are unpublished, and the client is told so that it stops sending; no
 // subscribing means the subscriptions go.
 func (p *participantActor) setPermission(ctx actor.Context, perm *livekit.ParticipantPermission) {
 	p.info.Permission = proto.Clone(perm).(*livekit.ParticipantPermission)
-	if !perm.GetCanPublish() {
-		for _, pub := range p.published {
+	for sid, pub := range p.published {
+		if !p.mayPublish(pub.info.GetSource()) {
+			p.log.Info("track unpublished: its source is no longer allowed", "track", sid, "source", pub.info.GetSource().String())
+			p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackUnpublished{TrackUnpublished: &livekit.TrackUnpublishedResponse{TrackSid: sid}}})
 			ctx.Stop(pub.pid)
 		}
-		clear(p.pending)
+	}
+	for cid, info := range p.pending {
+		if !p.mayPublish(info.GetSource()) {
+			delete(p.pending, cid)
+		}
 	}
 	if !perm.GetCanSubscribe() {
 		for sid := range p.subscriptions {
@@ -67,10 +118,21 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 		}}})
 		return
 	}
-	if len(req.GetMetadata()) > p.node.cfg.Limits.MaxMetadataSize || p.node.checkAttributes(req.GetAttributes()) != nil {
+	refuse := func(msg string) {
 		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
-			RequestId: req.GetRequestId(), Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: "metadata or attributes too large",
+			RequestId: req.GetRequestId(), Reason: livekit.RequestResponse_LIMIT_EXCEEDED, Message: msg,
 		}}})
+	}
+	if len(req.GetMetadata()) > p.node.cfg.Limits.MaxMetadataSize {
+		refuse(fmt.Sprintf("metadata is %d bytes, limit %d", len(req.GetMetadata()), p.node.cfg.Limits.MaxMetadataSize))
+		return
+	}
+	if err := p.checkInfoChange(req.GetName(), req.GetAttributes()); err != nil {
+		refuse(err.Error())
+		return
+	}
+	if !p.metadataLimit.take(1, time.Now()) {
+		refuse(fmt.Sprintf("too many metadata updates: limit %d per second", p.node.cfg.Limits.MetadataUpdatesPerSecond))
 		return
 	}
 	if req.GetMetadata() != "" {

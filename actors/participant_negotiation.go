@@ -71,13 +71,7 @@ func (p *participantActor) startPublisher(ctx actor.Context) error {
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		p.post(&remoteTrackArrived{remote: t, receiver: r})
 	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		label := dc.Label()
-		dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-			p.post(&dataReceived{label: label, data: msg.Data})
-		})
-		dc.OnOpen(func() { p.post(&dataChannelOpened{target: livekit.SignalTarget_PUBLISHER, channel: dc}) })
-	})
+	pc.OnDataChannel(p.watchDataChannel)
 	return nil
 }
 
@@ -91,6 +85,7 @@ func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.Session
 		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
+	offer := p.filterCandidates(livekit.SignalTarget_PUBLISHER, sd.GetSdp())
 	if p.pub == nil {
 		if err := p.startPublisher(ctx); err != nil {
 			p.log.Error("cannot answer publisher offer", "err", err)
@@ -98,7 +93,7 @@ func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.Session
 			return
 		}
 	}
-	answer, err := answerOffer(p.pub, sd.GetSdp())
+	answer, err := answerOffer(p.pub, offer)
 	if err != nil {
 		p.log.Warn("publisher offer rejected", "err", err)
 		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
@@ -147,7 +142,7 @@ func (p *participantActor) subscriberAnswer(ctx actor.Context, sd *livekit.Sessi
 		p.log.Debug("stale subscriber answer ignored", "id", sd.GetId(), "want", p.offerID)
 		return
 	}
-	if err := applyAnswer(p.sub, sd.GetSdp()); err != nil {
+	if err := applyAnswer(p.sub, p.filterCandidates(livekit.SignalTarget_SUBSCRIBER, sd.GetSdp())); err != nil {
 		// The offer stays pending: the client may still answer it properly.
 		p.log.Warn("subscriber answer rejected", "err", err)
 		p.refuse(fmt.Sprintf("answer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
@@ -176,6 +171,9 @@ func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
 	if init.Candidate == "" {
 		return // end of candidates
 	}
+	if !p.acceptCandidate(t.GetTarget(), init.Candidate) {
+		return
+	}
 	pc, queue := p.pub, &p.pubCandidates
 	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER {
 		pc, queue = p.sub, &p.subCandidates
@@ -189,6 +187,43 @@ func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
 	if err := pc.AddICECandidate(init); err != nil {
 		p.log.Debug("remote candidate rejected", "err", err)
 	}
+}
+
+// acceptCandidate counts a trickled candidate against its PC's budget and checks it against the
+// node's candidate policy; an ignored one is counted and logged (at most every few seconds).
+func (p *participantActor) acceptCandidate(target livekit.SignalTarget, candidate string) bool {
+	count := &p.pubTrickled
+	if target == livekit.SignalTarget_SUBSCRIBER {
+		count = &p.subTrickled
+	}
+	var err error
+	if limit := p.node.cfg.Limits.MaxICECandidatesPerPC; *count >= limit {
+		err = fmt.Errorf("%d candidates taken already, limit %d", *count, limit)
+	} else {
+		err = p.node.ice.check(candidate)
+	}
+	if err != nil {
+		p.node.drops.iceCandidates.Add(1)
+		p.iceLog.note(p.log, "remote ICE candidate ignored", "pc", target.String(), "err", err)
+		return false
+	}
+	*count++
+	return true
+}
+
+// filterCandidates removes the a=candidate lines the node will not contact from a client's
+// session description. A description lists the client's candidates anew each time, so each one
+// gets the whole budget.
+func (p *participantActor) filterCandidates(target livekit.SignalTarget, raw string) string {
+	out, _, removed, err := filterSDPCandidates(raw, p.node.ice, p.node.cfg.Limits.MaxICECandidatesPerPC)
+	if err != nil {
+		return raw // not SDP: pion refuses it with a clearer error
+	}
+	if removed > 0 {
+		p.node.drops.iceCandidates.Add(int64(removed))
+		p.iceLog.note(p.log, "remote ICE candidates in a session description ignored", "pc", target.String(), "removed", removed)
+	}
+	return out
 }
 
 func addCandidates(pc *webrtc.PeerConnection, queue []webrtc.ICECandidateInit, log *slog.Logger) []webrtc.ICECandidateInit {

@@ -39,6 +39,15 @@ func (p *participantActor) addTrack(req *livekit.AddTrackRequest) {
 		p.refuse(fmt.Sprintf("track cid %q is already in use", req.GetCid()), livekit.RequestResponse_DUPLICATE_NAME, echoAddTrack(req))
 		return
 	}
+	if err := checkAddTrack(req, p.node.cfg.Limits); err != nil {
+		// Echo the request without its oversized fields: the client matches refusals by cid.
+		echo := &livekit.AddTrackRequest{Cid: req.GetCid(), Type: req.GetType(), Source: req.GetSource()}
+		if len(echo.Cid) > p.node.cfg.Limits.MaxTrackNameSize {
+			echo.Cid = ""
+		}
+		p.refuse(fmt.Sprintf("add_track refused: %v", err), livekit.RequestResponse_LIMIT_EXCEEDED, echoAddTrack(echo))
+		return
+	}
 	if len(p.pending)+len(p.published) >= p.node.cfg.Limits.MaxTracksPerParticipant {
 		p.refuse(fmt.Sprintf("too many tracks: limit %d per participant", p.node.cfg.Limits.MaxTracksPerParticipant), livekit.RequestResponse_LIMIT_EXCEEDED, echoAddTrack(req))
 		return
@@ -79,6 +88,36 @@ func (p *participantActor) addTrack(req *livekit.AddTrackRequest) {
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_TrackPublished{TrackPublished: &livekit.TrackPublishedResponse{
 		Cid: req.GetCid(), Track: proto.Clone(info).(*livekit.TrackInfo),
 	}}})
+}
+
+// checkAddTrack bounds what an add_track may put into the TrackInfo that every participant of the
+// room receives, again with every change of the publisher's info: names, layers and codecs.
+func checkAddTrack(req *livekit.AddTrackRequest, l Limits) error {
+	strs := []struct{ what, s string }{{"name", req.GetName()}, {"stream", req.GetStream()}, {"cid", req.GetCid()}, {"sid", req.GetSid()}}
+	if n := len(req.GetLayers()); n > l.MaxTrackLayers {
+		return fmt.Errorf("%d layers, limit %d", n, l.MaxTrackLayers)
+	}
+	for _, layer := range req.GetLayers() {
+		strs = append(strs, struct{ what, s string }{"layer rid", layer.GetRid()})
+	}
+	if n := len(req.GetSimulcastCodecs()); n > l.MaxSimulcastCodecs {
+		return fmt.Errorf("%d simulcast codecs, limit %d", n, l.MaxSimulcastCodecs)
+	}
+	for _, c := range req.GetSimulcastCodecs() {
+		if n := len(c.GetLayers()); n > l.MaxTrackLayers {
+			return fmt.Errorf("simulcast codec with %d layers, limit %d", n, l.MaxTrackLayers)
+		}
+		strs = append(strs, struct{ what, s string }{"codec", c.GetCodec()}, struct{ what, s string }{"codec cid", c.GetCid()})
+		for _, layer := range c.GetLayers() {
+			strs = append(strs, struct{ what, s string }{"layer rid", layer.GetRid()})
+		}
+	}
+	for _, f := range strs {
+		if len(f.s) > l.MaxTrackNameSize {
+			return fmt.Errorf("%s is %d bytes, limit %d", f.what, len(f.s), l.MaxTrackNameSize)
+		}
+	}
+	return nil
 }
 
 // mimeOf turns the short codec names JS sends ("vp8") into mime types ("video/VP8").

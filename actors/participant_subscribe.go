@@ -4,6 +4,8 @@ package actors
 // and the client's per-subscription settings (pause, simulcast layer).
 
 import (
+	"fmt"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/webrtc/v3"
 
@@ -37,6 +39,26 @@ func (p *participantActor) subscribe(ctx actor.Context, m *subscribeTrack) {
 	p.subscriptions[sid] = &subscription{downTrack: dt, sender: sender, trackPID: m.pid, info: m.info}
 	p.numSubscribed.Store(int64(len(p.subscriptions)))
 	p.negotiateSubscriber()
+}
+
+// capSubscription bounds the work one subscription request makes for the room: it keeps the first
+// MaxSubscriptionTracks SIDs and refuses the rest with LIMIT_EXCEEDED.
+func (p *participantActor) capSubscription(u *livekit.UpdateSubscription) *livekit.UpdateSubscription {
+	limit := p.node.cfg.Limits.MaxSubscriptionTracks
+	count := len(u.GetTrackSids())
+	for _, pt := range u.GetParticipantTracks() {
+		count += len(pt.GetTrackSids())
+	}
+	if count <= limit {
+		return u
+	}
+	sids := make([]string, 0, limit)
+	sids = append(sids, u.GetTrackSids()[:min(limit, len(u.GetTrackSids()))]...)
+	for _, pt := range u.GetParticipantTracks() {
+		sids = append(sids, pt.GetTrackSids()[:min(limit-len(sids), len(pt.GetTrackSids()))]...)
+	}
+	p.refuse(fmt.Sprintf("subscription names %d tracks, limit %d: the first %d were applied, the rest ignored", count, limit, limit), livekit.RequestResponse_LIMIT_EXCEEDED)
+	return &livekit.UpdateSubscription{TrackSids: sids, Subscribe: u.GetSubscribe()}
 }
 
 // unsubscribe removes a subscription and renegotiates.

@@ -38,6 +38,7 @@ type roomActor struct {
 	speaking     map[string]float32 // participant SID → level last reported as active
 
 	qualityTimer *time.Timer
+	updateTimer  *time.Timer                          // armed while participant updates are held back
 	lastQuality  map[string]livekit.ConnectionQuality // participant SID → rating last sent
 	downWindows  map[*media.DownTrack]downWindow      // subscriber counters at the last rating
 
@@ -50,7 +51,8 @@ type memberEntry struct {
 	sink          *sessionSink             // the client's signalling queue, shared with its actor
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
-	protocol      int32 // the client's signalling protocol version
+	protocol      int32       // the client's signalling protocol version
+	updates       updateState // the ParticipantUpdates sent about it, for coalescing
 	// becameActive is set when the participant first turned ACTIVE: participant_joined was sent,
 	// and its departure is participant_left (else participant_connection_aborted).
 	becameActive bool
@@ -58,6 +60,7 @@ type memberEntry struct {
 
 // trackEntry is the room's view of one published track.
 type trackEntry struct {
+	owner       *memberEntry   // the publisher, while it is in the room
 	pub         subscribeTrack // everything a subscriber needs, ready to send
 	subscribers *subscriberSet // who receives it, as its track actor publishes it
 	window      trackWindow    // receive counters at the last connection-quality rating
@@ -98,7 +101,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *trackUnpublished:
 		r.dropTrack(ctx, m.trackSID)
 	case *dataFrom:
-		r.relayData(ctx, m.senderIdentity, m.kind, m.packet)
+		r.relayData(ctx, m)
 	case *actor.Terminated:
 		r.participantGone(ctx, m.Who)
 	case *closeRoom:
@@ -113,6 +116,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.updateSpeakers(ctx)
 	case *qualityTick:
 		r.updateQuality(ctx)
+	case *updateTick:
+		r.flushUpdates(ctx)
 	case *actor.Stopping:
 		r.stopTimers()
 		for _, p := range r.participants {
@@ -178,7 +183,7 @@ func (r *roomActor) receiveRequest(ctx actor.Context, msg any) {
 
 // sendServerData relays a Room API SendData to the participants it names.
 func (r *roomActor) sendServerData(ctx actor.Context, req *livekit.SendDataRequest) {
-	r.relayData(ctx, "", dataChannelKind(req.GetKind()), &livekit.DataPacket{
+	msg, err := encodeData(&livekit.DataPacket{
 		Kind:                  req.GetKind(),
 		DestinationIdentities: req.GetDestinationIdentities(),
 		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{
@@ -189,6 +194,11 @@ func (r *roomActor) sendServerData(ctx actor.Context, req *livekit.SendDataReque
 			Nonce:                 req.GetNonce(),
 		}},
 	})
+	if err != nil {
+		r.log.Warn("cannot encode data packet", "err", err)
+		return
+	}
+	r.relayData(ctx, msg)
 }
 
 // member finds a participant or answers the request with ErrParticipantNotFound.
@@ -241,6 +251,9 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	r.broadcastParticipant(info, req.Identity)
 	if entry.autoSubscribe && subscriberPrimary {
 		for _, t := range r.sortedTracks() {
+			if t.hidden() {
+				continue
+			}
 			msg := t.pub
 			ctx.Send(pid, &msg)
 		}
@@ -354,7 +367,7 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 			e.pub.info = t // mute state, for speaker detection and late subscribers
 		}
 	}
-	r.broadcastParticipant(info, "")
+	r.queueUpdate(ctx, p)
 	if wasPublisher != info.GetIsPublisher() {
 		r.publishSummary(ctx)
 	}
@@ -367,14 +380,16 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 		return
 	}
 	entry := &trackEntry{
+		owner:       owner,
 		pub:         subscribeTrack{publisherSID: m.publisherSID, info: m.info, pid: m.pid, receiver: m.receiver, codec: m.codec},
 		subscribers: m.subscribers,
 	}
 	r.tracks[m.info.GetSid()] = entry
 	r.numTracks.Store(int64(len(r.tracks)))
+	r.flushUpdate(owner) // subscribers learn of the track before its offer reaches them
 	r.node.emit(EventTrackPublished, r.roomInfo(), owner.info, m.info)
 	for _, p := range r.participants {
-		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() {
+		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() || entry.hidden() {
 			continue
 		}
 		msg := entry.pub
@@ -384,6 +399,9 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 		r.scheduleSpeakerTick(ctx)
 	}
 }
+
+// hidden reports whether the track's publisher is hidden: nobody else may see or receive it.
+func (t *trackEntry) hidden() bool { return t.owner.info.GetPermission().GetHidden() }
 
 func (r *roomActor) sortedTracks() []*trackEntry {
 	list := make([]*trackEntry, 0, len(r.tracks))
@@ -472,50 +490,26 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 			continue
 		}
 		t, found := r.tracks[sid]
-		if !found || t.pub.publisherSID == p.info.GetSid() {
-			continue
+		if !found || t.pub.publisherSID == p.info.GetSid() || t.hidden() {
+			continue // a hidden participant's tracks are as good as absent for the others
 		}
 		msg := t.pub
 		ctx.Send(p.pid, &msg)
 	}
 }
 
-// relayData sends a data packet to every participant it is meant for, encoded once.
-func (r *roomActor) relayData(ctx actor.Context, sender string, kind livekit.DataPacket_Kind, pkt *livekit.DataPacket) {
-	dest := pkt.GetDestinationIdentities()
-	if len(dest) == 0 {
-		dest = pkt.GetUser().GetDestinationIdentities()
-	}
-	destSIDs := pkt.GetUser().GetDestinationSids()
-	if len(dest) > 0 {
-		pkt.DestinationIdentities = dest
-		if u := pkt.GetUser(); u != nil {
-			u.DestinationIdentities = dest
-		}
-	}
-	data, err := proto.Marshal(pkt)
-	if err != nil {
-		r.log.Warn("cannot encode data packet", "err", err)
-		return
-	}
+// relayData hands an encoded data packet to every participant it is meant for.
+func (r *roomActor) relayData(ctx actor.Context, m *dataFrom) {
+	deliver := &deliverData{sender: m.senderIdentity, kind: m.kind, data: m.data}
 	for identity, p := range r.participants {
-		if identity == sender {
+		if identity == m.senderIdentity {
 			continue
 		}
-		if (len(dest) > 0 || len(destSIDs) > 0) && !contains(dest, identity) && !contains(destSIDs, p.info.GetSid()) {
+		if m.to != nil && !m.to[identity] && !m.to[p.info.GetSid()] {
 			continue
 		}
-		ctx.Send(p.pid, &deliverData{kind: kind, data: data})
+		ctx.Send(p.pid, deliver)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // dataChannelKind maps a DataPacket kind to the channel that carries it: lossy stays lossy,
@@ -610,6 +604,9 @@ func (r *roomActor) stopTimers() {
 	if r.qualityTimer != nil {
 		r.qualityTimer.Stop()
 	}
+	if r.updateTimer != nil {
+		r.updateTimer.Stop()
+	}
 }
 
 // updateSpeakers reads every audio track's level (atomics, no messages) and sends speakers_changed
@@ -622,7 +619,7 @@ func (r *roomActor) updateSpeakers(ctx actor.Context) {
 			continue
 		}
 		audio++
-		if t.pub.info.GetMuted() {
+		if t.pub.info.GetMuted() || t.hidden() {
 			continue
 		}
 		if level, active := t.pub.receiver.AudioLevel(); active && level > levels[t.pub.publisherSID] {

@@ -23,6 +23,11 @@ type NodeStats struct {
 	Quality map[livekit.ConnectionQuality]int64
 	// Actors holds mailbox figures by actor kind (node, room, participant, track).
 	Actors map[string]ActorKindStats
+	// DataDropped counts data packets dropped instead of relayed since the node started.
+	DataDropped DataDropStats
+	// ICECandidatesIgnored counts remote ICE candidates the node refused to contact: beyond
+	// MaxICECandidatesPerPC, in an address range it does not contact, or naming a host.
+	ICECandidatesIgnored int64
 }
 
 // ActorKindStats sums the live actors of one kind.
@@ -71,5 +76,7 @@ func (n *Node) Stats() NodeStats {
 	out.Rooms = out.Actors["room"].Count
 	out.Participants = out.Actors["participant"].Count
 	out.Tracks = out.Actors["track"].Count
+	out.DataDropped = n.drops.snapshot()
+	out.ICECandidatesIgnored = n.drops.iceCandidates.Load()
 	return out
 }

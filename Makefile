@@ -34,11 +34,11 @@ e2e: build ## official livekit-client 2.x in headless Chromium against bin/livek
 conformance: ## official server-sdk-go v2 against the node, in a network namespace of its own (needs root and iproute2)
 	cd testkit/conformance && $(GO) test -count=1 -timeout 10m ./...
 
-# Fuzz targets as package:Target; each runs for FUZZTIME (7 targets x 3 s plus build and seed replay: under a minute).
+# Fuzz targets as package:Target; each runs for FUZZTIME (each target 3 s plus build and seed replay: under a minute).
 FUZZTIME    ?= 3s
 FUZZTARGETS := ./transport:FuzzDecodeSignalRequest ./transport:FuzzAdmit ./transport:FuzzDecodeAttributes \
                ./transport/auth:FuzzVerify ./actors/media:FuzzForwardingPath \
-               ./actors:FuzzPublisherOffer ./actors:FuzzSubscriberAnswer
+               ./actors:FuzzPublisherOffer ./actors:FuzzSubscriberAnswer ./actors:FuzzDecodeClientData
 
 fuzz: ## run every fuzz target for FUZZTIME (seed corpora live in each package's testdata/fuzz)
 	@set -e; for t in $(FUZZTARGETS); do \

@@ -86,6 +86,9 @@ type RTCConfig struct {
 	STUNServers             []string  `yaml:"stun_servers"`
 	// SRTPGCMOnly (not a LiveKit key) offers only AEAD-AES-GCM SRTP profiles.
 	SRTPGCMOnly bool `yaml:"srtp_gcm_only"`
+	// DataChannelMaxBufferedAmount is LiveKit's key: bytes a subscriber's data channel may hold
+	// unsent before the node drops data toward it (0 = default 1 MiB, negative = no cap).
+	DataChannelMaxBufferedAmount int `yaml:"data_channel_max_buffered_amount"`
 }
 
 // IPsConfig is rtc.ips.
@@ -121,6 +124,18 @@ type LimitConfig struct {
 	MaxSignalMessageSize         int64   `yaml:"max_signal_message_size"`
 	SignalMessagesPerSecond      float64 `yaml:"signal_messages_per_second"`
 	SignalMessageBurst           int     `yaml:"signal_message_burst"`
+	// What one participant may send or make the room rebroadcast (see actors.Limits for the
+	// defaults); negative data rates mean no cap.
+	DataMessagesPerSecond           int `yaml:"data_messages_per_second"`
+	DataBytesPerSecond              int `yaml:"data_bytes_per_second"`
+	MaxTrackNameSize                int `yaml:"max_track_name_size"`
+	MaxTrackLayers                  int `yaml:"max_track_layers"`
+	MaxSimulcastCodecs              int `yaml:"max_simulcast_codecs"`
+	MetadataUpdatesPerSecond        int `yaml:"metadata_updates_per_second"`
+	ParticipantUpdateIntervalMs     int `yaml:"participant_update_interval_ms"`
+	ParticipantUpdateBytesPerSecond int `yaml:"participant_update_bytes_per_second"`
+	MaxSubscriptionTracks           int `yaml:"max_subscription_tracks"`
+	MaxICECandidatesPerPC           int `yaml:"max_ice_candidates_per_pc"`
 }
 
 // WebhookConfig is the webhook: section: every lifecycle event is POSTed to each URL, signed with
@@ -539,7 +554,10 @@ func (c *Config) validate() error {
 	l := c.Limit
 	if l.MaxRooms < 0 || l.MaxTracksPerParticipant < 0 || l.MaxMetadataSize < 0 || l.MaxAttributesSize < 0 ||
 		l.MaxDataPacketSize < 0 || l.MaxRoomNameLength < 0 || l.MaxParticipantIdentityLength < 0 ||
-		l.MaxParticipantNameLength < 0 || l.MaxSignalMessageSize < 0 || l.SignalMessageBurst < 0 {
+		l.MaxParticipantNameLength < 0 || l.MaxSignalMessageSize < 0 || l.SignalMessageBurst < 0 ||
+		l.MaxTrackNameSize < 0 || l.MaxTrackLayers < 0 || l.MaxSimulcastCodecs < 0 || l.MetadataUpdatesPerSecond < 0 ||
+		l.ParticipantUpdateIntervalMs < 0 || l.ParticipantUpdateBytesPerSecond < 0 || l.MaxSubscriptionTracks < 0 ||
+		l.MaxICECandidatesPerPC < 0 {
 		return errors.New("limit: sizes and counts must not be negative")
 	}
 	for name, p := range map[string]int{"prometheus.port": c.metricsPort(), "debug_handler.port": c.DebugHandler.Port} {
@@ -672,6 +690,19 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 			MaxMetadataSize:         cmp.Or(c.Limit.MaxMetadataSize, c.Room.MaxMetadataSize),
 			MaxAttributesSize:       c.Limit.MaxAttributesSize,
 			MaxDataPacketSize:       c.Limit.MaxDataPacketSize,
+
+			DataMessagesPerSecond:           c.Limit.DataMessagesPerSecond,
+			DataBytesPerSecond:              c.Limit.DataBytesPerSecond,
+			DataChannelMaxBufferedAmount:    c.RTC.DataChannelMaxBufferedAmount,
+			MaxTrackNameSize:                c.Limit.MaxTrackNameSize,
+			MaxTrackLayers:                  c.Limit.MaxTrackLayers,
+			MaxSimulcastCodecs:              c.Limit.MaxSimulcastCodecs,
+			MaxParticipantNameSize:          c.Limit.MaxParticipantNameLength,
+			MetadataUpdatesPerSecond:        c.Limit.MetadataUpdatesPerSecond,
+			ParticipantUpdateInterval:       time.Duration(c.Limit.ParticipantUpdateIntervalMs) * time.Millisecond,
+			ParticipantUpdateBytesPerSecond: c.Limit.ParticipantUpdateBytesPerSecond,
+			MaxSubscriptionTracks:           c.Limit.MaxSubscriptionTracks,
+			MaxICECandidatesPerPC:           c.Limit.MaxICECandidatesPerPC,
 		},
 		ICEServers: ice,
 	}

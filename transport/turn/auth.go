@@ -14,6 +14,13 @@ import (
 // so a client silent for longer has no allocation left to refresh.
 const admitIdle = time.Hour
 
+// maxAdmitted bounds the remembered pairs. A pair is recorded before pion
+// checks the password, so someone holding a live username (not its
+// password) could otherwise grow the map from many source addresses; past
+// the bound, new pairs are still served but not remembered, and lose only
+// the grace after expiry.
+const maxAdmitted = 1 << 16
+
 // authenticator is the server's pion AuthHandler. It accepts only usernames
 // we minted, recomputes their password from the API secret, and applies the
 // expiry LiveKit's way: only to the request that creates an allocation.
@@ -78,7 +85,9 @@ func (a *authenticator) admit(key string, c claims) bool {
 		return false
 	}
 	a.mu.Lock()
-	a.admitted[key] = now
+	if len(a.admitted) < maxAdmitted {
+		a.admitted[key] = now
+	}
 	a.mu.Unlock()
 	return true
 }

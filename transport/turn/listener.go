@@ -24,7 +24,9 @@ const (
 // when it is closed (pion's Server.Close closes only the listener).
 type trackedListener struct {
 	net.Listener
-	log *slog.Logger
+	log  *slog.Logger
+	idle time.Duration
+	max  int
 
 	mu     sync.Mutex
 	conns  map[*idleConn]struct{}
@@ -32,7 +34,7 @@ type trackedListener struct {
 }
 
 func newTrackedListener(ln net.Listener, log *slog.Logger) *trackedListener {
-	return &trackedListener{Listener: ln, log: log, conns: map[*idleConn]struct{}{}}
+	return &trackedListener{Listener: ln, log: log, idle: idleTimeout, max: maxConns, conns: map[*idleConn]struct{}{}}
 }
 
 // Accept returns the next connection under the limit.
@@ -44,7 +46,7 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 		}
 		ic := &idleConn{Conn: c, owner: l}
 		l.mu.Lock()
-		full, closed := len(l.conns) >= maxConns, l.closed
+		full, closed := len(l.conns) >= l.max, l.closed
 		if !full && !closed {
 			l.conns[ic] = struct{}{}
 		}
@@ -99,9 +101,9 @@ type idleConn struct {
 	once  sync.Once
 }
 
-// Read reads with an idle deadline of idleTimeout.
+// Read reads with the listener's idle deadline.
 func (c *idleConn) Read(b []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(idleTimeout)); err != nil {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.owner.idle)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(b)

@@ -35,7 +35,8 @@ type Config struct {
 	NodeIP string
 	// LoopbackOnly gathers only loopback UDP4 candidates: tests and --dev.
 	LoopbackOnly bool
-	// TCPPort enables an ICE-TCP listener on that port; 0 leaves it off.
+	// TCPPort enables a passive ICE-TCP listener on that port (the node
+	// never dials clients' TCP candidates); 0 leaves it off.
 	TCPPort int
 	// FanoutWorkers is the number of writer goroutines per Receiver used once
 	// a track has more than FanoutThreshold subscribers. 0 means
@@ -118,6 +119,11 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 			return nil, err
 		}
 		se.SetICETCPMux(e.tcpMux)
+		// Passive only: pion v3 dials every passive TCP candidate a client
+		// offers (active ICE-TCP is on by default), so a client could make
+		// the node open connections to any address it names. Clients dial
+		// our listener instead.
+		se.DisableActiveTCP(true)
 		if netw == "udp6" {
 			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
 		} else {

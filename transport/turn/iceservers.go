@@ -107,6 +107,20 @@ func NewExternal(c ExternalConfig) (External, error) {
 	return e, nil
 }
 
+// NewExternals checks every rtc.turn_servers entry; the error names the
+// first bad one by its index.
+func NewExternals(cfgs []ExternalConfig) ([]External, error) {
+	out := make([]External, 0, len(cfgs))
+	for i, c := range cfgs {
+		e, err := NewExternal(c)
+		if err != nil {
+			return nil, fmt.Errorf("rtc.turn_servers[%d]: %w", i, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // readSecretFile reads a shared secret that only its owner may read.
 func readSecretFile(path string) (string, error) {
 	st, err := os.Stat(path)

@@ -97,6 +97,10 @@ func TestExternalServers(t *testing.T) {
 	if u := tcp.ICEServer("PA_x", now).Urls[0]; u != "turn:t.example.com:3478?transport=tcp" {
 		t.Fatalf("tcp url %q", u)
 	}
+	if list, err := NewExternals([]ExternalConfig{{Host: "a", Port: 1, Secret: "s"}, {Host: "b"}}); err == nil || list != nil ||
+		!strings.Contains(err.Error(), "rtc.turn_servers[1]") {
+		t.Fatalf("NewExternals with a bad second entry: %v, %v", list, err)
+	}
 	for _, bad := range []ExternalConfig{
 		{Port: 3478, Secret: "s"},
 		{Host: "h", Secret: "s"},

@@ -79,8 +79,39 @@ func TestAllocateRefused(t *testing.T) {
 			}
 		}
 	}
-	if n := srv.AllocationCount(); n != 2 {
-		t.Errorf("%d allocations, want the 2 minted ones", n)
+	// The UDP allocation lives on; the TCP one went with its connection.
+	if !eventually(2*time.Second, func() bool { return srv.AllocationCount() == 1 }) {
+		t.Errorf("%d allocations, want the UDP one", srv.AllocationCount())
+	}
+}
+
+// TestStreamAllocationEndsWithConnection: an allocation made over TCP or
+// TLS lives while its connection does and is deleted, relay socket
+// included, when the client closes it.
+func TestStreamAllocationEndsWithConnection(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	srv := startServer(t, testConfig(), nil, nil)
+	defer srv.Close()
+	_, tcp, _ := srv.Ports()
+	base := openFDs(t)
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tcp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Credentials("PA_tcp")
+	if code, err := rawAllocate(conn, c.Username, c.Password); err != nil || code != 0 {
+		t.Fatalf("allocate over TCP: code %d, %v", code, err)
+	}
+	if n := srv.AllocationCount(); n != 1 {
+		t.Fatalf("%d allocations while the connection is open, want 1", n)
+	}
+	// client socket, server socket, relay socket
+	if n := openFDs(t) - base; n < 3 {
+		t.Fatalf("%d new descriptors with an allocation open, want at least 3", n)
+	}
+	_ = conn.Close()
+	if !eventually(2*time.Second, func() bool { return srv.AllocationCount() == 0 && openFDs(t) <= base }) {
+		t.Fatalf("after the client closed: %d allocations, %d descriptors (was %d)", srv.AllocationCount(), openFDs(t), base)
 	}
 }
 

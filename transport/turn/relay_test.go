@@ -75,8 +75,8 @@ func pickURL(t *testing.T, servers []*livekit.ICEServer, scheme, transport strin
 // openConns counts TCP/TLS connections the server holds.
 func openConns(s *Server) int {
 	n := 0
-	for _, l := range s.tracked {
-		n += l.open()
+	for _, l := range s.streams {
+		n += l.tl.open()
 	}
 	return n
 }

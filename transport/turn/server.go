@@ -48,8 +48,7 @@ type Server struct {
 
 	nodeIPs   []net.IP
 	packet    []pionturn.PacketConnConfig
-	listeners []pionturn.ListenerConfig
-	tracked   []*trackedListener
+	streams   []*streamListener
 	udpPort   int
 	tcpPort   int
 	tlsPort   int
@@ -76,22 +75,32 @@ func New(cfg Config, opts Options) (*Server, error) {
 		s.closeSockets()
 		return nil, err
 	}
+	if len(s.packet) > 0 {
+		srv, err := s.newPionServer(s.packet)
+		if err != nil {
+			s.closeSockets()
+			return nil, err
+		}
+		s.pion = srv
+	}
+	s.log.Info("turn server started", "udp", s.udpPort, "tcp", s.tcpPort, "tls", s.tlsPort,
+		"external_tls", cfg.ExternalTLS, "relay_ip", s.nodeIPs[0].String(),
+		"relay_ports", fmt.Sprintf("%d-%d", cfg.RelayRangeStart, cfg.RelayRangeEnd))
+	return s, nil
+}
+
+// newPionServer starts a pion server on the given packet listeners.
+func (s *Server) newPionServer(pcs []pionturn.PacketConnConfig) (*pionturn.Server, error) {
 	srv, err := pionturn.NewServer(pionturn.ServerConfig{
-		PacketConnConfigs: s.packet,
-		ListenerConfigs:   s.listeners,
+		PacketConnConfigs: pcs,
 		LoggerFactory:     slogFactory{log: s.log},
 		Realm:             Realm,
 		AuthHandler:       s.auth.handle,
 	})
 	if err != nil {
-		s.closeSockets()
 		return nil, fmt.Errorf("turn: start: %w", err)
 	}
-	s.pion = srv
-	s.log.Info("turn server started", "udp", s.udpPort, "tcp", s.tcpPort, "tls", s.tlsPort,
-		"external_tls", cfg.ExternalTLS, "relay_ip", s.nodeIPs[0].String(),
-		"relay_ports", fmt.Sprintf("%d-%d", cfg.RelayRangeStart, cfg.RelayRangeEnd))
-	return s, nil
+	return srv, nil
 }
 
 // prepare builds the minter, the authenticator and the relay policy.
@@ -129,7 +138,10 @@ func (s *Server) port(configured int) int {
 
 // listen binds the enabled listeners on every bind address.
 func (s *Server) listen() error {
-	gen := s.relayGenerator()
+	gen, err := s.relayGenerator()
+	if err != nil {
+		return err
+	}
 	var tlsConf *tls.Config
 	if s.cfg.TLSPort > 0 && !s.cfg.ExternalTLS {
 		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
@@ -179,13 +191,10 @@ func (s *Server) listenTCP(addr string, port int, gen pionturn.RelayAddressGener
 	if err != nil {
 		return nil, fmt.Errorf("turn: listen tcp %s:%d: %w", addr, port, err)
 	}
-	tl := newTrackedListener(raw, s.log)
-	s.tracked = append(s.tracked, tl)
-	var ln net.Listener = tl
-	if tlsConf != nil {
-		ln = tls.NewListener(tl, tlsConf)
+	newServer := func(pc net.PacketConn) (*pionturn.Server, error) {
+		return s.newPionServer([]pionturn.PacketConnConfig{{PacketConn: pc, RelayAddressGenerator: gen, PermissionHandler: s.policy.AllowIP}})
 	}
-	s.listeners = append(s.listeners, pionturn.ListenerConfig{Listener: ln, RelayAddressGenerator: gen, PermissionHandler: s.policy.AllowIP})
+	s.streams = append(s.streams, newStreamListener(newTrackedListener(raw, s.log), tlsConf, newServer, s.log))
 	return raw, nil
 }
 
@@ -203,13 +212,15 @@ func setOnce(dst *int, a net.Addr) {
 }
 
 // relayGenerator opens relay sockets in the relay range, advertised at the
-// first node IP, each behind the peer policy.
-func (s *Server) relayGenerator() pionturn.RelayAddressGenerator {
+// first node IP, each behind the peer policy. It is shared by the UDP
+// server and every TCP/TLS connection's server, so it is validated (which
+// fills its lazy fields) once here; pion's later Validate calls only read.
+func (s *Server) relayGenerator() (pionturn.RelayAddressGenerator, error) {
 	bind := "0.0.0.0"
 	if len(s.cfg.BindAddresses) == 1 {
 		bind = s.cfg.BindAddresses[0]
 	}
-	return &policedGenerator{
+	g := &policedGenerator{
 		RelayAddressGeneratorPortRange: pionturn.RelayAddressGeneratorPortRange{
 			RelayAddress: s.nodeIPs[0],
 			MinPort:      uint16(s.cfg.RelayRangeStart),
@@ -219,6 +230,10 @@ func (s *Server) relayGenerator() pionturn.RelayAddressGenerator {
 		},
 		policy: s.policy,
 	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("turn: relay range: %w", err)
+	}
+	return g, nil
 }
 
 // policedGenerator wraps every relay socket in a policedConn.
@@ -248,7 +263,16 @@ func (s *Server) Policy() *PeerPolicy { return s.policy }
 func (s *Server) Ports() (udp, tcp, tls int) { return s.udpPort, s.tcpPort, s.tlsPort }
 
 // AllocationCount is the number of live allocations.
-func (s *Server) AllocationCount() int { return s.pion.AllocationCount() }
+func (s *Server) AllocationCount() int {
+	n := 0
+	if s.pion != nil {
+		n = s.pion.AllocationCount()
+	}
+	for _, l := range s.streams {
+		n += l.allocations()
+	}
+	return n
+}
 
 // Close stops the listeners, the connections accepted on them and every
 // allocation. pion's goroutines end shortly after it returns.
@@ -270,7 +294,7 @@ func (s *Server) closeSockets() {
 			errs = append(errs, err)
 		}
 	}
-	for _, l := range s.tracked {
+	for _, l := range s.streams {
 		errs = append(errs, l.Close())
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -1,9 +1,3 @@
-// Package turn is the node's embedded TURN server (pion/turn v2, the stack
-// family of pion/webrtc v3) with LiveKit's `turn:` configuration keys, the
-// per-participant credentials LiveKit mints for it, the relay policy that
-// keeps it from being an open relay, and the ICEServer lists handed to clients
-// in JoinResponse and ReconnectResponse (embedded TURN, rtc.turn_servers,
-// rtc.stun_servers). PROTOCOL.md §12 has the wire facts.
 package turn
 
 import (

@@ -175,6 +175,42 @@ type Provider struct {
 	now      func() time.Time
 }
 
+// ProviderConfig is everything a participant's ice_servers are made from.
+type ProviderConfig struct {
+	// TURN is the turn: section; the embedded server starts when Enabled.
+	TURN Config
+	// TURNOptions are the node facts the embedded server needs.
+	TURNOptions Options
+	// TURNServers is rtc.turn_servers.
+	TURNServers []ExternalConfig
+	// STUNServers is rtc.stun_servers (host:port).
+	STUNServers []string
+}
+
+// NewProvider checks the external entries and starts the embedded server
+// when the config enables it. Close stops it.
+func NewProvider(c ProviderConfig) (*Provider, error) {
+	ext, err := NewExternals(c.TURNServers)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{External: ext, STUN: append([]string(nil), c.STUNServers...)}
+	if c.TURN.Enabled {
+		if p.Embedded, err = New(c.TURN, c.TURNOptions); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Close stops the embedded server, if any.
+func (p *Provider) Close() error {
+	if p.Embedded == nil {
+		return nil
+	}
+	return p.Embedded.Close()
+}
+
 // ICEServers mints the list for one participant session; call it at every
 // join and resume. tlsOnly keeps only TLS-capable TURN (the embedded turns:
 // URL, or its plain URLs when it has no TLS port) and every external entry

@@ -151,6 +151,36 @@ func TestProviderOrder(t *testing.T) {
 	}
 }
 
+func TestNewProvider(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	opts := Options{Keys: keyMap{testKey: testSecret}, APIKey: testKey, APISecret: testSecret,
+		NodeIPs: []string{"127.0.0.1"}, EphemeralPorts: true, Log: testLog(t)}
+	p, err := NewProvider(ProviderConfig{TURN: testConfig(), TURNOptions: opts,
+		TURNServers: []ExternalConfig{{Host: "turn.example.com", Port: 3478, Secret: "s"}}, STUNServers: []string{"127.0.0.1:3478"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.ICEServers("PA_a", false)
+	if len(got) != 3 || len(got[0].Urls) != 3 || got[2].Urls[0] != "stun:127.0.0.1:3478" {
+		t.Fatalf("provider list %v", got)
+	}
+	exp, sid, _ := strings.Cut(got[1].Username, ":")
+	expiry, err := strconv.ParseInt(exp, 10, 64)
+	if left := time.Until(time.Unix(expiry, 0)); err != nil || sid != "PA_a" || left > DefaultExternalTTL || left < DefaultExternalTTL-time.Minute {
+		t.Fatalf("REST username %q: want <now+14400>:PA_a", got[1].Username)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewProvider(ProviderConfig{TURNServers: []ExternalConfig{{Host: "x"}}}); err == nil {
+		t.Fatal("bad rtc.turn_servers entry accepted")
+	}
+	off, err := NewProvider(ProviderConfig{TURN: Config{UDPPort: 3478}})
+	if err != nil || off.Embedded != nil || off.Close() != nil {
+		t.Fatalf("disabled turn: %+v, %v", off, err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	ok := testConfig()
 	if err := ok.Validate(); err != nil {

@@ -180,7 +180,11 @@ func negotiate(offerer, answerer *webrtc.PeerConnection, beforeAnswer func() err
 }
 
 // drain forwards the payload of every RTP packet of tr to out.
-func (p *relayPair) drain(tr *webrtc.TrackRemote, out chan<- []byte) {
+func (p *relayPair) drain(tr *webrtc.TrackRemote, out chan<- []byte) { drainRTP(tr, out) }
+
+// drainRTP forwards the payload of every RTP packet of tr to out, dropping
+// what out has no room for.
+func drainRTP(tr *webrtc.TrackRemote, out chan<- []byte) {
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -220,12 +224,17 @@ func (p *relayPair) exchange(t *testing.T) {
 
 // send writes an RTP packet every 20 ms until stop.
 func (p *relayPair) send(tr *webrtc.TrackLocalStaticRTP, who string) {
-	defer p.wg.Done()
+	sendAudio(tr, who, p.stop, &p.wg)
+}
+
+// sendAudio writes an RTP packet every 20 ms until stop, then marks wg done.
+func sendAudio(tr *webrtc.TrackLocalStaticRTP, who string, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for seq := uint16(0); ; seq++ {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
 		case <-tick.C:
 		}

@@ -177,9 +177,24 @@ func (e *Engine) listenTCP(bindIP string) error {
 		return fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, e.cfg.TCPPort, err)
 	}
 	e.tcpLn = ln
-	e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
+	// Writes to one ICE-TCP connection go through a bounded buffer instead
+	// of blocking on a full socket: a subscriber on a slow TCP path must not
+	// stall the forwarder that writes to everyone. When the buffer is full
+	// the write fails; a DownTrack failing for long is dropped (writeFailed).
+	e.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+		Listener:        ln,
+		ReadBufferSize:  tcpReadBufferPackets,
+		WriteBufferSize: tcpWriteBufferBytes,
+	})
 	return nil
 }
+
+// ICE-TCP buffers per connection: packets queued for the ICE agent to read,
+// and bytes queued for the socket (about 4 s of a 2 Mbit/s stream).
+const (
+	tcpReadBufferPackets = 32
+	tcpWriteBufferBytes  = 1 << 20
+)
 
 // settingEngine builds the SettingEngine both APIs share: the UDP mux, DTLS
 // role and SRTP profiles, candidate filters and the NAT address. The caller

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v2"
 	"github.com/pion/webrtc/v3"
 	"go.uber.org/goleak"
 )
@@ -95,5 +96,54 @@ func TestICETCPIsPassiveOnly(t *testing.T) {
 	}
 	if err := node.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Fatal(err)
+	}
+}
+
+// TestICETCPCarriesData: a client that may use TCP only reaches the node
+// through its passive ICE-TCP listener, data flowing both ways.
+func TestICETCPCarriesData(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	eng, err := NewEngine(Config{LoopbackOnly: true, TCPPort: freeTCPPort(t)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	client, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	node, err := eng.NewPublisherPC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	node.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnMessage(func(m webrtc.DataChannelMessage) { _ = dc.SendText("echo " + string(m.Data)) })
+	})
+	dc, err := client.CreateDataChannel("d", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	dc.OnOpen(func() { _ = dc.SendText("over tcp") })
+	dc.OnMessage(func(m webrtc.DataChannelMessage) { got <- string(m.Data) })
+	negotiate(t, client, node)
+	select {
+	case s := <-got:
+		if s != "echo over tcp" {
+			t.Fatalf("client got %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no echo over ICE-TCP")
+	}
+	pair, err := client.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolTCP {
+		t.Fatalf("selected pair %v (%v), want TCP", pair, err)
 	}
 }

@@ -98,12 +98,12 @@ func TestCreatePermissionRefused(t *testing.T) {
 	if err := cl.CreatePermission(node); err != nil {
 		t.Fatalf("permission toward the node refused: %v", err)
 	}
-	before := srv.Policy().Refused()
+	before := srv.Stats().Refused
 	// An error answer, not a timeout: the server refused.
 	if err := cl.CreatePermission(notNode); err == nil || !strings.Contains(err.Error(), "error response") {
 		t.Fatalf("permission toward 127.0.0.2: %v, want an error response", err)
 	}
-	if srv.Policy().Refused() == before {
+	if srv.Stats().Refused == before {
 		t.Fatal("the policy did not count the refusal")
 	}
 }
@@ -133,6 +133,9 @@ func TestRelayReachesOnlyMediaPorts(t *testing.T) {
 	}
 	if got := readUDP(t, otherSock, 100*time.Millisecond); got != "" {
 		t.Fatalf("a non-media port of the node got %q through the relay", got)
+	}
+	if srv.Stats().Refused == 0 {
+		t.Fatal("the dropped datagram was not counted")
 	}
 	// Inbound: the other port's datagram is dropped, the media port's passes.
 	relayAddr := relay.LocalAddr()

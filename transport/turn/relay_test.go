@@ -73,13 +73,7 @@ func pickURL(t *testing.T, servers []*livekit.ICEServer, scheme, transport strin
 }
 
 // openConns counts TCP/TLS connections the server holds.
-func openConns(s *Server) int {
-	n := 0
-	for _, l := range s.streams {
-		n += l.tl.open()
-	}
-	return n
-}
+func openConns(s *Server) int { return s.Stats().Connections }
 
 // relayPair is a relay-only client PeerConnection and the node's publisher
 // PeerConnection it talks to.

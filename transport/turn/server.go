@@ -274,6 +274,25 @@ func (s *Server) AllocationCount() int {
 	return n
 }
 
+// Stats are the server's figures for metrics and /debug.
+type Stats struct {
+	// Allocations is the number of live relay allocations.
+	Allocations int
+	// Connections is the number of open TURN/TCP and TURN/TLS connections.
+	Connections int
+	// Refused counts permissions and relayed datagrams the policy refused.
+	Refused uint64
+}
+
+// Stats returns the current figures.
+func (s *Server) Stats() Stats {
+	st := Stats{Allocations: s.AllocationCount(), Refused: s.policy.Refused()}
+	for _, l := range s.streams {
+		st.Connections += l.tl.open()
+	}
+	return st
+}
+
 // Close stops the listeners, the connections accepted on them and every
 // allocation. pion's goroutines end shortly after it returns.
 func (s *Server) Close() error {

@@ -13,6 +13,7 @@ import (
 // at debug: a client must not be able to flood the node's log.
 type slogFactory struct{ log *slog.Logger }
 
+// NewLogger implements logging.LoggerFactory.
 func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
 	return slogLogger{log: f.log.With("pion", scope)}
 }
@@ -30,6 +31,8 @@ func (l slogLogger) atf(lvl slog.Level, format string, args []any) {
 	}
 }
 
+// The logging.LeveledLogger methods: trace is dropped, everything else is
+// debug (see slogFactory).
 func (l slogLogger) Trace(string)                      {}
 func (l slogLogger) Tracef(string, ...any)             {}
 func (l slogLogger) Debug(msg string)                  { l.at(slog.LevelDebug, msg) }

@@ -18,9 +18,6 @@ import (
 // server with no allocation, connection, goroutine or file descriptor more
 // than before; closing it then leaves no goroutine at all.
 func TestBogusAllocationsLeaveNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a thousand handshakes")
-	}
 	defer goleak.VerifyNone(t)
 	srv := startServer(t, testConfig(), nil, nil)
 	defer srv.Close()

@@ -165,3 +165,6 @@ func eventually(d time.Duration, cond func() bool) bool {
 	}
 	return cond()
 }
+
+// testLogNop discards everything (fuzzing runs millions of inputs).
+func testLogNop() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -35,7 +35,8 @@ type Config struct {
 	NodeIP string
 	// LoopbackOnly gathers only loopback UDP4 candidates: tests and --dev.
 	LoopbackOnly bool
-	// TCPPort enables an ICE-TCP listener on that port; 0 leaves it off.
+	// TCPPort enables a passive ICE-TCP listener on that port (the node
+	// never dials clients' TCP candidates); 0 leaves it off.
 	TCPPort int
 	// FanoutWorkers is the number of writer goroutines per Receiver used once
 	// a track has more than FanoutThreshold subscribers. 0 means
@@ -118,6 +119,11 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 			return nil, err
 		}
 		se.SetICETCPMux(e.tcpMux)
+		// Passive only: pion v3 dials every passive TCP candidate a client
+		// offers (active ICE-TCP is on by default), so a client could make
+		// the node open connections to any address it names. Clients dial
+		// our listener instead.
+		se.DisableActiveTCP(true)
 		if netw == "udp6" {
 			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
 		} else {
@@ -171,9 +177,24 @@ func (e *Engine) listenTCP(bindIP string) error {
 		return fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, e.cfg.TCPPort, err)
 	}
 	e.tcpLn = ln
-	e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
+	// Writes to one ICE-TCP connection go through a bounded buffer instead
+	// of blocking on a full socket: a subscriber on a slow TCP path must not
+	// stall the forwarder that writes to everyone. When the buffer is full
+	// the write fails; a DownTrack failing for long is dropped (writeFailed).
+	e.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+		Listener:        ln,
+		ReadBufferSize:  tcpReadBufferPackets,
+		WriteBufferSize: tcpWriteBufferBytes,
+	})
 	return nil
 }
+
+// ICE-TCP buffers per connection: packets queued for the ICE agent to read,
+// and bytes queued for the socket (about 4 s of a 2 Mbit/s stream).
+const (
+	tcpReadBufferPackets = 32
+	tcpWriteBufferBytes  = 1 << 20
+)
 
 // settingEngine builds the SettingEngine both APIs share: the UDP mux, DTLS
 // role and SRTP profiles, candidate filters and the NAT address. The caller

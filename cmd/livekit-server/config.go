@@ -326,7 +326,7 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 		return nil, err
 	}
 	res.warnings = append(res.warnings, cfg.unsupported()...)
-	res.alarms = cfg.weakSecrets(keys)
+	res.alarms = append(cfg.weakSecrets(keys), cfg.devExposure()...)
 	res.cfg, res.keys = cfg, keys
 	return res, nil
 }
@@ -507,6 +507,21 @@ func (c *Config) checkKeys(keys auth.KeyProvider, versionOnly bool) error {
 		}
 	}
 	return nil
+}
+
+// devExposure warns when --dev, whose key and secret are public knowledge, listens on an address
+// other machines may reach: anyone there can then mint tokens for this node.
+func (c *Config) devExposure() []string {
+	if !c.Dev {
+		return nil
+	}
+	var out []string
+	for _, b := range c.BindAddresses {
+		if ip := net.ParseIP(b); b == "" || ip == nil || !ip.IsLoopback() {
+			out = append(out, fmt.Sprintf("--dev serves the well-known key %q on bind address %q, which other machines may reach: anyone can mint tokens for this node; use --keys or a key_file", "devkey", b))
+		}
+	}
+	return out
 }
 
 // weakSecrets names the keys whose secrets are shorter than minSecretLength, unless the node runs

@@ -60,3 +60,23 @@ func TestRunRefusesEmptySecret(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// --dev on a non-loopback bind address is run, but said loudly; on loopback it is not.
+func TestDevKeyOnReachableBindIsAlarmed(t *testing.T) {
+	for _, tc := range []struct {
+		bind  string
+		alarm bool
+	}{{"127.0.0.1", false}, {"0.0.0.0", true}, {"10.1.2.3", true}} {
+		ld, err := loadConfig([]string{"--dev", "--bind", tc.bind}, env(nil), files(nil), io.Discard)
+		if err != nil {
+			t.Fatalf("--bind %s: %v", tc.bind, err)
+		}
+		got := false
+		for _, a := range ld.alarms {
+			got = got || strings.Contains(a, "devkey")
+		}
+		if got != tc.alarm {
+			t.Errorf("--dev --bind %s: alarms %q, want a devkey alarm: %v", tc.bind, ld.alarms, tc.alarm)
+		}
+	}
+}

@@ -87,6 +87,7 @@ func describeDownTracks(subs []subscriberRef) []map[string]any {
 			"bitrateBps":       s.rate.update(d.Bytes),
 			"nacks":            d.NACKsReceived,
 			"nacksAnswered":    d.NACKsAnswered,
+			"nacksMissed":      d.NACKsMissed,
 			"nacksSuppressed":  d.NACKsSuppressed,
 			"nacksThrottled":   d.NACKsThrottled,
 			"nackPairsDropped": d.NACKPairsDropped,

@@ -47,6 +47,11 @@ type Config struct {
 	// PacketCacheSize is how many packets per layer are kept for NACKs,
 	// rounded up to a power of two; 0 means 512.
 	PacketCacheSize int
+	// PacketCacheBytes caps the memory one layer's cache pins, whatever
+	// PacketCacheSize says: each cached packet holds a whole pooled buffer
+	// (about 1.6 KB, tiny packets included), so the count is lowered to the
+	// largest power of two that fits. 0 means 1 MiB (512 packets).
+	PacketCacheBytes int
 	// SRTPGCMOnly offers only the AEAD-AES-GCM SRTP profiles. libwebrtc
 	// (Chrome, Safari) prefers AES-CM whenever it is on offer, so this is
 	// the only way browsers get GCM, at about half the SRTP CPU per packet;
@@ -65,6 +70,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PacketCacheSize <= 0 {
 		c.PacketCacheSize = 512
+	}
+	if c.PacketCacheBytes <= 0 {
+		c.PacketCacheBytes = 1 << 20
 	}
 	return c
 }
@@ -290,6 +298,9 @@ func (e *Engine) NewReceiver(opts ReceiverOptions) *Receiver {
 	}
 	if opts.PacketCacheSize == 0 {
 		opts.PacketCacheSize = e.cfg.PacketCacheSize
+	}
+	if opts.PacketCacheBytes == 0 {
+		opts.PacketCacheBytes = e.cfg.PacketCacheBytes
 	}
 	if opts.Log == nil {
 		opts.Log = e.log

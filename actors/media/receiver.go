@@ -52,9 +52,10 @@ type ReceiverOptions struct {
 	// receiver private counters.
 	Counters *Counters
 
-	FanoutWorkers   int
-	FanoutThreshold int
-	PacketCacheSize int
+	FanoutWorkers    int
+	FanoutThreshold  int
+	PacketCacheSize  int
+	PacketCacheBytes int
 
 	stallTimeout time.Duration // tests shorten it
 }
@@ -136,8 +137,12 @@ func NewReceiver(opts ReceiverOptions) *Receiver {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	def := Config{FanoutWorkers: opts.FanoutWorkers, FanoutThreshold: opts.FanoutThreshold, PacketCacheSize: opts.PacketCacheSize}.withDefaults()
-	opts.FanoutWorkers, opts.FanoutThreshold, opts.PacketCacheSize = def.FanoutWorkers, def.FanoutThreshold, def.PacketCacheSize
+	def := Config{
+		FanoutWorkers: opts.FanoutWorkers, FanoutThreshold: opts.FanoutThreshold,
+		PacketCacheSize: opts.PacketCacheSize, PacketCacheBytes: opts.PacketCacheBytes,
+	}.withDefaults()
+	opts.FanoutWorkers, opts.FanoutThreshold = def.FanoutWorkers, def.FanoutThreshold
+	opts.PacketCacheSize, opts.PacketCacheBytes = def.PacketCacheSize, def.PacketCacheBytes
 	if opts.stallTimeout <= 0 {
 		opts.stallTimeout = 250 * time.Millisecond
 	}
@@ -212,7 +217,7 @@ func (r *Receiver) attachLayer(l *layer) bool {
 	if r.closing.Load() || r.layers[l.idx].Load() != nil {
 		return false
 	}
-	l.cache = newPacketCache(r.opts.PacketCacheSize)
+	l.cache = newPacketCache(r.opts.PacketCacheSize, r.opts.PacketCacheBytes)
 	r.layers[l.idx].Store(l)
 	r.live++
 	r.everLive = true

@@ -168,7 +168,7 @@ func (e *Engine) listenUDP() (bindIP, netw string, err error) {
 		return "", "", fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, e.cfg.UDPPort, err)
 	}
 	e.udpConn = udp
-	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log: e.log}.NewLogger("udpmux"), udp)
 	return bindIP, netw, nil
 }
 
@@ -179,7 +179,7 @@ func (e *Engine) listenTCP(bindIP string) error {
 		return fmt.Errorf("media: listen ICE TCP %s:%d: %w", bindIP, e.cfg.TCPPort, err)
 	}
 	e.tcpLn = ln
-	e.tcpMux = webrtc.NewICETCPMux(nil, ln, 32)
+	e.tcpMux = webrtc.NewICETCPMux(pionLogs{log: e.log}.NewLogger("tcpmux"), ln, 32)
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (e *Engine) listenTCP(bindIP string) error {
 // role and SRTP profiles, candidate filters and the NAT address. The caller
 // adds ICE-TCP and the network types.
 func (e *Engine) settingEngine() (webrtc.SettingEngine, error) {
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log: e.log}}
 	se.SetICEUDPMux(e.udpMux)
 	// mDNS would send multicast queries off the machine and hide our host
 	// candidates behind .local names browsers cannot resolve towards a server.

@@ -24,8 +24,10 @@ const pionLogInterval = time.Second
 // pionLogMax truncates pion's messages, which can quote peer input.
 const pionLogMax = 256
 
-// pionLogs is a pion LoggerFactory over slog: pion's errors and warnings
-// become Warn, its info and debug lines Debug, its trace nothing; every
+// pionLogs is a pion LoggerFactory over slog: pion's errors become Warn,
+// its warnings, info and debug lines Debug (pion's own default shows errors
+// only; its warnings are routine: "no candidate pairs yet"), its trace
+// nothing; every
 // logger writes at most one line per pionLogInterval and reports how many
 // it held back.
 type pionLogs struct{ log *slog.Logger }
@@ -74,7 +76,7 @@ func (l *pionLogger) Debug(msg string)                  { l.emit(slog.LevelDebug
 func (l *pionLogger) Debugf(format string, args ...any) { l.emit(slog.LevelDebug, format, args) }
 func (l *pionLogger) Info(msg string)                   { l.emit(slog.LevelDebug, msg, nil) }
 func (l *pionLogger) Infof(format string, args ...any)  { l.emit(slog.LevelDebug, format, args) }
-func (l *pionLogger) Warn(msg string)                   { l.emit(slog.LevelWarn, msg, nil) }
-func (l *pionLogger) Warnf(format string, args ...any)  { l.emit(slog.LevelWarn, format, args) }
+func (l *pionLogger) Warn(msg string)                   { l.emit(slog.LevelDebug, msg, nil) }
+func (l *pionLogger) Warnf(format string, args ...any)  { l.emit(slog.LevelDebug, format, args) }
 func (l *pionLogger) Error(msg string)                  { l.emit(slog.LevelWarn, msg, nil) }
 func (l *pionLogger) Errorf(format string, args ...any) { l.emit(slog.LevelWarn, format, args) }

@@ -33,6 +33,11 @@ type downTrackFailed struct {
 	err        error
 }
 
+// trackFailed reports that one of the receiver's own goroutines (a forwarder, a publisher RTCP
+// drain, a fan-out writer), which no actor supervises, panicked (track). The receiver is broken;
+// the track actor stops, as it would had it panicked itself, and the track is unpublished.
+type trackFailed struct{ err error }
+
 func newTrackActor(n *Node, participantLog *slog.Logger, info *livekit.TrackInfo, r *media.Receiver, st *actorStats) *trackActor {
 	t := &trackActor{
 		node:     n,
@@ -76,16 +81,22 @@ func describeDownTracks(subs []subscriberRef) []map[string]any {
 	for _, s := range subs {
 		d := s.down.Stats()
 		out = append(out, map[string]any{
-			"subscriber":    "/" + s.actorID,
-			"packets":       d.Packets,
-			"bytes":         d.Bytes,
-			"bitrateBps":    s.rate.update(d.Bytes),
-			"nacks":         d.NACKsReceived,
-			"nacksAnswered": d.NACKsAnswered,
-			"plis":          d.PLIsReceived,
-			"dropped":       d.Dropped,
-			"layer":         d.CurrentLayer,
-			"paused":        d.Paused,
+			"subscriber":       "/" + s.actorID,
+			"packets":          d.Packets,
+			"bytes":            d.Bytes,
+			"bitrateBps":       s.rate.update(d.Bytes),
+			"nacks":            d.NACKsReceived,
+			"nacksAnswered":    d.NACKsAnswered,
+			"nacksMissed":      d.NACKsMissed,
+			"nacksSuppressed":  d.NACKsSuppressed,
+			"nacksThrottled":   d.NACKsThrottled,
+			"nackPairsDropped": d.NACKPairsDropped,
+			"retransmitBytes":  d.RetransmitBytes,
+			"rttMs":            d.RTT.Milliseconds(),
+			"plis":             d.PLIsReceived,
+			"dropped":          d.Dropped,
+			"layer":            d.CurrentLayer,
+			"paused":           d.Paused,
 		})
 	}
 	return out
@@ -94,6 +105,12 @@ func describeDownTracks(subs []subscriberRef) []map[string]any {
 // Receive handles the track's messages.
 func (t *trackActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		self, root := ctx.Self(), ctx.ActorSystem().Root
+		t.receiver.OnFailure(func(err error) { root.Send(self, &trackFailed{err: err}) })
+	case *trackFailed:
+		t.log.Error("track forwarding failed; unpublishing", "err", m.err)
+		ctx.Stop(ctx.Self())
 	case *addLayer:
 		t.receiver.AddLayer(m.remote, m.receiver)
 	case *addDownTrack:

@@ -25,10 +25,10 @@ func TestCountersAggregateReceiversAndDownTracks(t *testing.T) {
 	for i := range 128 {
 		feed(t, r2, 0, uint16(10+i), uint32(i*960), []byte{0xfc, byte(i)})
 	}
-	d1.handleRTCP([]rtcp.Packet{
-		&rtcp.PictureLossIndication{},
-		&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 1, LostPackets: 0b1}}}, // 2 seqs
-	})
+	d1.handleRTCP(rtcpBytes(t,
+		&rtcp.PictureLossIndication{MediaSSRC: 1},
+		&rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 1, LostPackets: 0b1}}}, // 2 seqs
+	))
 
 	s := c.Snapshot()
 	want := CounterSnapshot{

@@ -16,12 +16,12 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 )
@@ -41,10 +41,13 @@ const writeFailAfter = 2 * time.Second
 // seqEntry remembers where one outgoing sequence number came from.
 type seqEntry struct {
 	tsOff uint32
-	out   uint16
-	in    uint16
-	layer int8
-	valid bool
+	// resent is when the packet was last retransmitted (a stamp, see
+	// stampShift), 0 if never: a NACK within the resend window is suppressed.
+	resent uint32
+	out    uint16
+	in     uint16
+	layer  int8
+	valid  bool
 }
 
 // binding is what pion hands us in Bind: where to write and with which
@@ -102,8 +105,16 @@ type DownTrack struct {
 	nackHdr rtp.Header
 	seqMap  [seqMapSize]seqEntry
 
+	// rtcp is the NACK budget state, owned by the RTCP goroutine.
+	rtcp rtcpState
+	// rtt is the subscriber's round-trip time in nanoseconds from its last
+	// receiver report about us, 0 while unknown.
+	rtt atomic.Int64
+
 	packets, bytes                            atomic.Uint64
 	nacksReceived, nacksAnswered, nacksMissed atomic.Uint64
+	nacksSuppressed, nacksThrottled           atomic.Uint64
+	nackPairsDropped, retransmitBytes         atomic.Uint64
 	plisReceived, dropped, writeErrors        atomic.Uint64
 	layerSwitches                             atomic.Uint64
 }
@@ -302,18 +313,28 @@ func (d *DownTrack) writePacket(layer int8, p *packet) {
 	if int32(layer) != d.cur.Load() && !d.mayCompleteSwitch(layer, p) {
 		return
 	}
-	d.mu.Lock()
-	if admit, wantKey := d.admitLocked(layer, p); !admit {
-		d.mu.Unlock()
+	n, admitted, wantKey, err := d.deliver(b, layer, p)
+	if !admitted {
 		if wantKey { // asked outside the lock: a PLI write must not hold up NACKs
 			d.dropped.Add(1)
 			d.r.keepAskingKeyframe(int(layer))
 		}
 		return
 	}
-	n, err := d.sendLocked(b, layer, p)
-	d.mu.Unlock()
 	d.written(layer, p, n, err)
+}
+
+// deliver admits and sends p under mu. The unlock is deferred so that a
+// panic in a write (recovered by the calling goroutine) cannot leave mu
+// held and wedge whoever delivers to this DownTrack next.
+func (d *DownTrack) deliver(b *binding, layer int8, p *packet) (n int, admitted, wantKey bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if admit, wk := d.admitLocked(layer, p); !admit {
+		return 0, false, wk, nil
+	}
+	n, err = d.sendLocked(b, layer, p)
+	return n, true, false, err
 }
 
 // mayCompleteSwitch is the lock-free filter for a packet of a layer other
@@ -379,8 +400,7 @@ func (d *DownTrack) sendLocked(b *binding, layer int8, p *packet) (int, error) {
 		d.dropped.Add(1)
 		return -1, nil
 	}
-	e := &d.seqMap[outSeq%seqMapSize]
-	e.out, e.in, e.layer, e.tsOff, e.valid = outSeq, in.SequenceNumber, layer, outTS-in.Timestamp, true
+	d.seqMap[outSeq%seqMapSize] = seqEntry{out: outSeq, in: in.SequenceNumber, layer: layer, tsOff: outTS - in.Timestamp, valid: true}
 	h := &d.hdr
 	fillHeader(h, b, in.Marker, outSeq, outTS)
 	return b.w.WriteRTP(h, p.payload)
@@ -449,6 +469,12 @@ func (d *DownTrack) writeFailed(err error) {
 	if !closed && now-d.failingSince.Load() < d.failAfter {
 		return
 	}
+	d.giveUp(err)
+}
+
+// giveUp makes the DownTrack's failure final: it writes nothing more, and
+// the owner is told once (OnWriteFailed).
+func (d *DownTrack) giveUp(err error) {
 	d.failed.Store(true)
 	d.failOnce.Do(func() {
 		if fn := d.onFailed.Load(); fn != nil {
@@ -459,64 +485,50 @@ func (d *DownTrack) writeFailed(err error) {
 
 // StartRTCP reads the subscriber's RTCP from s until the sender stops (pion
 // returns an error once RemoveTrack or Close ran). PLI/FIR become throttled
-// keyframe requests upstream; NACKs are answered from the packet cache.
-// Call it once, after AddTrack.
+// keyframe requests upstream; NACKs are answered from the packet cache
+// within the limits of rtcpin.go. Call it once, after AddTrack.
 func (d *DownTrack) StartRTCP(s *webrtc.RTPSender) {
 	d.rtcpOnce.Do(func() { go d.rtcpLoop(s) })
 }
 
+// rtcpLoop is the RTCP goroutine. No actor supervises it, so a panic here
+// (a bug reached by what one subscriber sent) is recovered and fails this
+// DownTrack alone: its owner unsubscribes that subscriber, the process and
+// the other subscribers carry on.
 func (d *DownTrack) rtcpLoop(s *webrtc.RTPSender) {
 	defer close(d.rtcpDone)
+	defer d.recoverRTCP()
 	buf := make([]byte, maxPacketSize)
 	for {
 		n, _, err := s.Read(buf)
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
+		if h := rtcpHook.Load(); h != nil {
+			(*h)(d)
 		}
-		d.handleRTCP(pkts)
+		d.handleRTCP(buf[:n])
 	}
 }
 
-// handleRTCP is the RTCP logic, separated from the read loop for tests.
-func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
-	keyframe := false
-	for _, pk := range pkts {
-		switch v := pk.(type) {
-		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			keyframe = true
-		case *rtcp.TransportLayerNack:
-			d.handleNACK(v)
-		}
-	}
-	if keyframe && d.video {
-		d.plisReceived.Add(1)
-		d.ctr.plisIn.Add(1)
-		d.r.RequestKeyframe(d.currentOrTarget())
+// rtcpHook, when set by a test, runs for every RTCP packet a DownTrack's
+// RTCP goroutine reads: the one way to inject a panic into that loop.
+var rtcpHook atomic.Pointer[func(*DownTrack)]
+
+// recoverRTCP is rtcpLoop's deferred panic handler.
+func (d *DownTrack) recoverRTCP() {
+	if v := recover(); v != nil {
+		err := panicError("downtrack RTCP loop", v)
+		d.r.log.Error("recovered panic; failing the subscriber's downtrack", "downtrack", d.streamID, "err", err, "stack", string(debug.Stack()))
+		d.giveUp(err)
 	}
 }
 
-func (d *DownTrack) handleNACK(n *rtcp.TransportLayerNack) {
-	b := d.bound.Load()
-	if b == nil || d.closed.Load() {
-		return
-	}
-	for i := range n.Nacks {
-		n.Nacks[i].Range(func(seq uint16) bool {
-			d.nacksReceived.Add(1)
-			d.ctr.nacks.Add(1)
-			d.retransmit(b, seq)
-			return true
-		})
-	}
-}
-
-// retransmit resends one outgoing sequence number with the header it had.
-// It only tries the write lock: if a write is stuck we skip the NACK (the
-// subscriber asks again) instead of parking the RTCP goroutine.
+// retransmit resends one outgoing sequence number with the header it had,
+// unless it was resent within the resend window (suppressed) or the
+// retransmit budget is spent (throttled). It only tries the write lock: if
+// a write is stuck we skip the NACK (the subscriber asks again) instead of
+// parking the RTCP goroutine.
 func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 	locked := false
 	for range 64 {
@@ -530,9 +542,13 @@ func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 		return
 	}
 	defer d.mu.Unlock()
-	e := d.seqMap[outSeq%seqMapSize]
+	e := &d.seqMap[outSeq%seqMapSize]
 	if !e.valid || e.out != outSeq {
 		d.nacksMissed.Add(1)
+		return
+	}
+	if e.resent != 0 && d.rtcp.now-e.resent < d.rtcp.resendWin {
+		d.nacksSuppressed.Add(1)
 		return
 	}
 	p := d.r.cachedPacket(e.layer, e.in)
@@ -541,12 +557,19 @@ func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 		return
 	}
 	defer p.release()
+	size := len(p.payload) + 12
+	if !d.spendRetransmit(size) {
+		d.nacksThrottled.Add(1)
+		return
+	}
+	e.resent = d.rtcp.now
 	fillHeader(&d.nackHdr, b, p.hdr.Marker, outSeq, p.hdr.Timestamp+e.tsOff)
 	if _, err := b.w.WriteRTP(&d.nackHdr, p.payload); err != nil {
 		d.writeFailed(err)
 		return
 	}
 	d.nacksAnswered.Add(1)
+	d.retransmitBytes.Add(uint64(size))
 }
 
 // Close stops forwarding and answering NACKs. It leaves the receiver's

@@ -170,14 +170,15 @@ func TestNACKRetransmitsMungedSeq(t *testing.T) {
 		t.Fatalf("unexpected stream %+v", sent)
 	}
 
-	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+	d.handleRTCP(rtcpBytes(t, &rtcp.TransportLayerNack{
 		MediaSSRC: 77,
 		Nacks:     []rtcp.NackPair{{PacketID: 502, LostPackets: 0b1000}, {PacketID: 506}, {PacketID: 9999}},
-	}})
+	}))
 	re := w.packets()[7:]
-	// NackPair{502, bit3} asks for 502 and 506; {506} asks again; 9999 was never sent.
-	if len(re) != 3 {
-		t.Fatalf("retransmitted %d, want 3: %+v", len(re), re)
+	// NackPair{502, bit3} asks for 502 and 506; {506} asks again and is suppressed (resent
+	// within the window); 9999 was never sent.
+	if len(re) != 2 || re[0].seq != 502 || re[1].seq != 506 {
+		t.Fatalf("retransmitted %+v, want 502 and 506 once each", re)
 	}
 	for _, p := range re {
 		orig := sent[int(p.seq-500)]
@@ -186,8 +187,11 @@ func TestNACKRetransmitsMungedSeq(t *testing.T) {
 		}
 	}
 	st := d.Stats()
-	if st.NACKsAnswered != 3 || st.NACKsMissed != 1 || st.NACKsReceived != 4 {
+	if st.NACKsAnswered != 2 || st.NACKsSuppressed != 1 || st.NACKsMissed != 1 || st.NACKsReceived != 4 {
 		t.Fatalf("stats %+v", st)
+	}
+	if want := uint64(len(sent[2].payload) + len(sent[6].payload) + 24); st.RetransmitBytes != want {
+		t.Fatalf("retransmit bytes %d, want %d", st.RetransmitBytes, want)
 	}
 }
 

@@ -48,6 +48,11 @@ type Config struct {
 	// PacketCacheSize is how many packets per layer are kept for NACKs,
 	// rounded up to a power of two; 0 means 512.
 	PacketCacheSize int
+	// PacketCacheBytes caps the memory one layer's cache pins, whatever
+	// PacketCacheSize says: each cached packet holds a whole pooled buffer
+	// (about 1.6 KB, tiny packets included), so the count is lowered to the
+	// largest power of two that fits. 0 means 1 MiB (512 packets).
+	PacketCacheBytes int
 	// SRTPGCMOnly offers only the AEAD-AES-GCM SRTP profiles. libwebrtc
 	// (Chrome, Safari) prefers AES-CM whenever it is on offer, so this is
 	// the only way browsers get GCM, at about half the SRTP CPU per packet;
@@ -66,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PacketCacheSize <= 0 {
 		c.PacketCacheSize = 512
+	}
+	if c.PacketCacheBytes <= 0 {
+		c.PacketCacheBytes = 1 << 20
 	}
 	return c
 }
@@ -166,7 +174,7 @@ func (e *Engine) listenUDP() (bindIP, netw string, err error) {
 		return "", "", fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, e.cfg.UDPPort, err)
 	}
 	e.udpConn = udp
-	e.udpMux = webrtc.NewICEUDPMux(nil, udp)
+	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log: e.log}.NewLogger("udpmux"), udp)
 	return bindIP, netw, nil
 }
 
@@ -183,6 +191,7 @@ func (e *Engine) listenTCP(bindIP string) error {
 	// the write fails; a DownTrack failing for long is dropped (writeFailed).
 	e.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
 		Listener:        ln,
+		Logger:          pionLogs{log: e.log}.NewLogger("tcpmux"),
 		ReadBufferSize:  tcpReadBufferPackets,
 		WriteBufferSize: tcpWriteBufferBytes,
 	})
@@ -200,7 +209,7 @@ const (
 // role and SRTP profiles, candidate filters and the NAT address. The caller
 // adds ICE-TCP and the network types.
 func (e *Engine) settingEngine() (webrtc.SettingEngine, error) {
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log: e.log}}
 	se.SetICEUDPMux(e.udpMux)
 	// mDNS would send multicast queries off the machine and hide our host
 	// candidates behind .local names browsers cannot resolve towards a server.
@@ -311,6 +320,9 @@ func (e *Engine) NewReceiver(opts ReceiverOptions) *Receiver {
 	}
 	if opts.PacketCacheSize == 0 {
 		opts.PacketCacheSize = e.cfg.PacketCacheSize
+	}
+	if opts.PacketCacheBytes == 0 {
+		opts.PacketCacheBytes = e.cfg.PacketCacheBytes
 	}
 	if opts.Log == nil {
 		opts.Log = e.log

@@ -90,8 +90,11 @@ func (f *fanout) uncount(w *fanWriter) {
 	}
 }
 
+// run is one writer goroutine. A panic in a delivery is recovered and fails
+// the track (Receiver.OnFailure), like one in the forwarder.
 func (f *fanout) run(w *fanWriter) {
 	defer f.uncount(w)
+	defer f.r.recoverLoop("fan-out writer")
 	for {
 		select {
 		case <-f.quit:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
 )
@@ -161,6 +162,16 @@ func checkContinuous(t *testing.T, pk []sentPacket) {
 			t.Fatalf("packet %d: ts %d after %d", i, pk[i].ts, pk[i-1].ts)
 		}
 	}
+}
+
+// rtcpBytes marshals pkts as one compound, as a subscriber would send it.
+func rtcpBytes(t testing.TB, pkts ...rtcp.Packet) []byte {
+	t.Helper()
+	b, err := rtcp.Marshal(pkts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 var errClosedPipeForTest = io.ErrClosedPipe

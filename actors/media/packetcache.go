@@ -6,7 +6,14 @@
 
 package media
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
+
+// packetFootprint is what one cached packet pins: the whole pooled packet,
+// buffer included, however small the RTP packet in it.
+const packetFootprint = int(unsafe.Sizeof(packet{}))
 
 // packetCache keeps the last N packets of one upstream layer, indexed by
 // sequence number, so that subscriber NACKs are answered from one shared copy
@@ -17,10 +24,18 @@ type packetCache struct {
 	slots []*packet
 }
 
-func newPacketCache(size int) *packetCache {
+// newPacketCache makes a cache of size slots, rounded up to a power of two
+// (at most 32768), then halved until the packets it can hold pin no more
+// than maxBytes (0: no byte cap). Slots hold pooled packets whose buffers
+// are all maxPacketSize, so the byte cap is a count cap in disguise: a
+// publisher sending tiny packets pins no more than one sending large ones.
+func newPacketCache(size, maxBytes int) *packetCache {
 	n := 1
 	for n < size && n < 1<<15 {
 		n <<= 1
+	}
+	for maxBytes > 0 && n > 1 && n*packetFootprint > maxBytes {
+		n >>= 1
 	}
 	return &packetCache{mask: uint16(n - 1), slots: make([]*packet, n)}
 }

@@ -9,7 +9,7 @@ func cachedTestPacket(seq uint16) *packet {
 }
 
 func TestPacketCache(t *testing.T) {
-	c := newPacketCache(5) // rounds to 8
+	c := newPacketCache(5, 0) // rounds to 8
 	if len(c.slots) != 8 {
 		t.Fatalf("size %d, want 8", len(c.slots))
 	}
@@ -47,4 +47,30 @@ func TestPacketCache(t *testing.T) {
 		t.Fatalf("held refs %d after clear, want 1", n)
 	}
 	held.release()
+}
+
+// The byte cap bounds what a cache pins: a count that would pin more is
+// lowered to the largest power of two that fits, and the default
+// configuration keeps its 512 packets within 1 MiB.
+func TestPacketCacheByteCap(t *testing.T) {
+	for _, tc := range []struct{ size, bytes, want int }{
+		{512, 1 << 20, 512},
+		{32768, 1 << 20, 512},
+		{32768, 0, 32768},
+		{1024, 10 * packetFootprint, 8},
+		{64, 1, 1},
+	} {
+		c := newPacketCache(tc.size, tc.bytes)
+		if len(c.slots) != tc.want {
+			t.Errorf("size %d, cap %d B: %d slots, want %d", tc.size, tc.bytes, len(c.slots), tc.want)
+		}
+		if tc.bytes > packetFootprint && len(c.slots)*packetFootprint > tc.bytes {
+			t.Errorf("size %d: %d slots pin %d B, cap %d", tc.size, len(c.slots), len(c.slots)*packetFootprint, tc.bytes)
+		}
+	}
+	r := testReceiver(t, opusParams(), ReceiverOptions{PacketCacheSize: 1 << 15}, 0)
+	defer r.Close()
+	if n := len(r.layers[0].Load().cache.slots); n*packetFootprint > 1<<20 {
+		t.Errorf("a receiver asking for 32768 packets caches %d, pinning %d B", n, n*packetFootprint)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -51,9 +52,10 @@ type ReceiverOptions struct {
 	// receiver private counters.
 	Counters *Counters
 
-	FanoutWorkers   int
-	FanoutThreshold int
-	PacketCacheSize int
+	FanoutWorkers    int
+	FanoutThreshold  int
+	PacketCacheSize  int
+	PacketCacheBytes int
 
 	stallTimeout time.Duration // tests shorten it
 }
@@ -91,6 +93,13 @@ type Receiver struct {
 	plisSent         atomic.Uint64
 	keyframeRequests atomic.Uint64
 	readErrors       atomic.Uint64
+
+	// failMu guards the failure report: the first recovered panic of any
+	// of our goroutines (failErr) and who to tell (onFail).
+	failMu   sync.Mutex
+	failErr  error
+	onFail   func(error)
+	failOnce sync.Once
 }
 
 // layer is one upstream encoding: its pion track, its packet cache and its
@@ -128,8 +137,12 @@ func NewReceiver(opts ReceiverOptions) *Receiver {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	def := Config{FanoutWorkers: opts.FanoutWorkers, FanoutThreshold: opts.FanoutThreshold, PacketCacheSize: opts.PacketCacheSize}.withDefaults()
-	opts.FanoutWorkers, opts.FanoutThreshold, opts.PacketCacheSize = def.FanoutWorkers, def.FanoutThreshold, def.PacketCacheSize
+	def := Config{
+		FanoutWorkers: opts.FanoutWorkers, FanoutThreshold: opts.FanoutThreshold,
+		PacketCacheSize: opts.PacketCacheSize, PacketCacheBytes: opts.PacketCacheBytes,
+	}.withDefaults()
+	opts.FanoutWorkers, opts.FanoutThreshold = def.FanoutWorkers, def.FanoutThreshold
+	opts.PacketCacheSize, opts.PacketCacheBytes = def.PacketCacheSize, def.PacketCacheBytes
 	if opts.stallTimeout <= 0 {
 		opts.stallTimeout = 250 * time.Millisecond
 	}
@@ -204,7 +217,7 @@ func (r *Receiver) attachLayer(l *layer) bool {
 	if r.closing.Load() || r.layers[l.idx].Load() != nil {
 		return false
 	}
-	l.cache = newPacketCache(r.opts.PacketCacheSize)
+	l.cache = newPacketCache(r.opts.PacketCacheSize, r.opts.PacketCacheBytes)
 	r.layers[l.idx].Store(l)
 	r.live++
 	r.everLive = true
@@ -224,9 +237,14 @@ func (r *Receiver) recomputeMaxLayerLocked() {
 
 // forwardLoop is the per-layer hot loop: read into a pooled packet, parse,
 // cache, fan out. It allocates nothing per packet of its own.
+//
+// No actor supervises it: a panic (here, in the packet cache or in any
+// DownTrack's write) is recovered and becomes the track's failure (see
+// OnFailure) instead of the process's end.
 func (r *Receiver) forwardLoop(l *layer) {
 	defer r.wg.Done()
 	defer r.layerEnded(l)
+	defer r.recoverLoop("forwarder")
 	consecutiveErrs := 0
 	for {
 		p := getPacket()
@@ -330,8 +348,10 @@ func (r *Receiver) fanoutPool() *fanout {
 
 // drainRTCP reads sender reports for one layer. The interceptors do the
 // work; we only keep the stream flowing.
+// A panic is recovered and fails the track, as in forwardLoop.
 func (r *Receiver) drainRTCP(l *layer) {
 	defer r.wg.Done()
+	defer r.recoverLoop("publisher RTCP drain")
 	if l.rtpReceiver == nil {
 		return
 	}
@@ -349,6 +369,9 @@ func (r *Receiver) drainRTCP(l *layer) {
 		}
 		if err == nil {
 			errs = 0
+			if h := drainHook.Load(); h != nil {
+				(*h)(r)
+			}
 			continue
 		}
 		if r.closing.Load() || l.ended.Load() || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
@@ -518,6 +541,53 @@ func (r *Receiver) keepAskingKeyframe(layer int) {
 		}
 	}
 }
+
+// OnFailure registers fn to run once, on its own goroutine, when one of the
+// receiver's goroutines (a forwarder, a publisher RTCP drain, a fan-out
+// writer) panicked. The receiver is then broken: fn should make the owner
+// close it and unpublish the track, as a panic in the owner itself would.
+// A failure that happened before OnFailure is reported at registration.
+func (r *Receiver) OnFailure(fn func(error)) {
+	r.failMu.Lock()
+	r.onFail = fn
+	err := r.failErr
+	r.failMu.Unlock()
+	if err != nil {
+		r.reportFailure()
+	}
+}
+
+// recoverLoop is the deferred panic handler of every receiver goroutine: it
+// logs the panic with its stack and reports the track's failure.
+func (r *Receiver) recoverLoop(where string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	err := panicError(where, v)
+	r.log.Error("recovered panic; failing the track", "err", err, "stack", string(debug.Stack()))
+	r.failMu.Lock()
+	if r.failErr == nil {
+		r.failErr = err
+	}
+	r.failMu.Unlock()
+	r.reportFailure()
+}
+
+// reportFailure tells the registered owner about the first failure, once.
+func (r *Receiver) reportFailure() {
+	r.failMu.Lock()
+	fn, err := r.onFail, r.failErr
+	r.failMu.Unlock()
+	if fn == nil || err == nil {
+		return
+	}
+	r.failOnce.Do(func() { go fn(err) })
+}
+
+// drainHook, when set by a test, runs for every RTCP packet a publisher
+// RTCP drain reads: the one way to inject a panic into that loop.
+var drainHook atomic.Pointer[func(*Receiver)]
 
 // cachedPacket returns the cached packet (referenced) or nil.
 func (r *Receiver) cachedPacket(layer int8, seq uint16) *packet {

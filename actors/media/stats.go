@@ -65,32 +65,48 @@ func (r *Receiver) Stats() ReceiverStats {
 type DownTrackStats struct {
 	Packets       uint64
 	Bytes         uint64
-	NACKsReceived uint64 // sequence numbers asked for
+	NACKsReceived uint64 // sequence numbers asked for (in pairs within budget)
 	NACKsAnswered uint64 // retransmitted from the cache
 	NACKsMissed   uint64 // no longer cached or never sent
-	PLIsReceived  uint64 // PLI and FIR
-	Dropped       uint64 // skipped: waiting for keyframe, queue full, stalled
-	WriteErrors   uint64
-	LayerSwitches uint64
-	CurrentLayer  int // -1 before the first packet
-	TargetLayer   int // -1 = highest available
-	Paused        bool
+	// NACKsSuppressed were already resent within the resend window (the
+	// RTT, or 100 ms while it is unknown), duplicates in one packet included.
+	NACKsSuppressed uint64
+	// NACKsThrottled were not resent because the retransmit budget (half
+	// the bytes forwarded to this subscriber, 32 KiB burst) was spent.
+	NACKsThrottled uint64
+	// NACKPairsDropped are NACK pairs beyond the per-packet (64) or
+	// per-second (1,000, burst 200) bound, dropped without being expanded.
+	NACKPairsDropped uint64
+	RetransmitBytes  uint64        // payload + 12-byte header, like Bytes
+	RTT              time.Duration // from the subscriber's receiver reports; 0 = unknown
+	PLIsReceived     uint64        // PLI and FIR
+	Dropped          uint64        // skipped: waiting for keyframe, queue full, stalled
+	WriteErrors      uint64
+	LayerSwitches    uint64
+	CurrentLayer     int // -1 before the first packet
+	TargetLayer      int // -1 = highest available
+	Paused           bool
 }
 
 // Stats reads the counters.
 func (d *DownTrack) Stats() DownTrackStats {
 	return DownTrackStats{
-		Packets:       d.packets.Load(),
-		Bytes:         d.bytes.Load(),
-		NACKsReceived: d.nacksReceived.Load(),
-		NACKsAnswered: d.nacksAnswered.Load(),
-		NACKsMissed:   d.nacksMissed.Load(),
-		PLIsReceived:  d.plisReceived.Load(),
-		Dropped:       d.dropped.Load(),
-		WriteErrors:   d.writeErrors.Load(),
-		LayerSwitches: d.layerSwitches.Load(),
-		CurrentLayer:  int(d.cur.Load()),
-		TargetLayer:   int(d.target.Load()),
-		Paused:        d.paused.Load(),
+		Packets:          d.packets.Load(),
+		Bytes:            d.bytes.Load(),
+		NACKsReceived:    d.nacksReceived.Load(),
+		NACKsAnswered:    d.nacksAnswered.Load(),
+		NACKsMissed:      d.nacksMissed.Load(),
+		NACKsSuppressed:  d.nacksSuppressed.Load(),
+		NACKsThrottled:   d.nacksThrottled.Load(),
+		NACKPairsDropped: d.nackPairsDropped.Load(),
+		RetransmitBytes:  d.retransmitBytes.Load(),
+		RTT:              time.Duration(d.rtt.Load()),
+		PLIsReceived:     d.plisReceived.Load(),
+		Dropped:          d.dropped.Load(),
+		WriteErrors:      d.writeErrors.Load(),
+		LayerSwitches:    d.layerSwitches.Load(),
+		CurrentLayer:     int(d.cur.Load()),
+		TargetLayer:      int(d.target.Load()),
+		Paused:           d.paused.Load(),
 	}
 }

@@ -101,6 +101,15 @@ func withDefaults(cfg Config) Config {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
+	if cfg.Session.DisconnectGrace <= 0 {
+		cfg.Session.DisconnectGrace = 5 * time.Second
+	}
+	if cfg.Session.MaxSignalLoss <= 0 {
+		cfg.Session.MaxSignalLoss = time.Minute
+	}
+	if cfg.Session.TokenRefreshInterval <= 0 {
+		cfg.Session.TokenRefreshInterval = 5 * time.Minute
+	}
 	return cfg
 }
 

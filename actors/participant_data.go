@@ -63,6 +63,9 @@ func (p *participantActor) dataReceived(ctx actor.Context, label string, data []
 	if label == lossyLabel {
 		kind = livekit.DataPacket_LOSSY
 	}
+	if kind == livekit.DataPacket_RELIABLE && !p.acceptSequence(pkt.GetSequence()) {
+		return
+	}
 	pkt.Kind = kind
 	identity, sid := p.info.Identity, p.info.Sid
 	if p.info.GetPermission().GetHidden() {

@@ -23,6 +23,7 @@ func (p *participantActor) update(ctx actor.Context, req *livekit.UpdateParticip
 		p.setPermission(ctx, perm)
 	}
 	p.changed(ctx)
+	p.sendRefreshToken() // so a reconnect keeps what changed
 	ctx.Respond(proto.Clone(p.info))
 }
 

@@ -50,7 +50,8 @@ type memberEntry struct {
 	sink          *sessionSink             // the client's signalling queue, shared with its actor
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
-	protocol      int32 // the client's signalling protocol version
+	protocol      int32                    // the client's signalling protocol version
+	leaveReason   livekit.DisconnectReason // why it is stopping, when it said so (participantEnding)
 }
 
 // trackEntry is the room's view of one published track.
@@ -90,6 +91,12 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.join(ctx, m.req)
 	case *participantChanged:
 		r.participantChanged(ctx, m.info)
+	case *resumeRoom:
+		r.resume(ctx, m.req)
+	case *participantEnding:
+		if p := r.memberBySID(m.sid); p != nil {
+			p.leaveReason = m.reason
+		}
 	case *trackPublished:
 		r.trackPublished(ctx, m)
 	case *trackUnpublished:
@@ -221,7 +228,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		ctx.Respond(&replyError{fmt.Errorf("sending join response: %w", err)})
 		return
 	}
-	sink := &sessionSink{SignalSink: req.Sink}
+	sink := newSessionSink(req.Sink)
 	pid, err := r.spawnParticipant(ctx, info, req, sink, subscriberPrimary)
 	if err != nil {
 		sink.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
@@ -232,7 +239,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	entry := &memberEntry{pid: pid, sink: sink, info: info, autoSubscribe: req.AutoSubscribe, protocol: req.Client.GetProtocol()}
 	r.participants[req.Identity] = entry
 	r.numParticipants.Store(int64(len(r.participants)))
-	ctx.Respond(&joined{pid: pid, sid: info.Sid})
+	ctx.Respond(&joined{pid: pid, sid: info.Sid, gen: sink.generation()})
 	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
 
 	r.broadcastParticipant(info, req.Identity)
@@ -308,17 +315,22 @@ func (r *roomActor) joinResponse(info *livekit.ParticipantInfo, subscriberPrimar
 		IceServers:        r.node.cfg.ICEServers,
 		SubscriberPrimary: subscriberPrimary,
 		ClientConfiguration: &livekit.ClientConfiguration{
-			ResumeConnection: livekit.ClientConfigSetting_DISABLED,
+			ResumeConnection: livekit.ClientConfigSetting_ENABLED,
 		},
 		PingTimeout:  int32(r.node.cfg.PingTimeout / time.Second),
 		PingInterval: int32(r.node.cfg.PingInterval / time.Second),
-		ServerInfo: &livekit.ServerInfo{
-			Edition:  livekit.ServerInfo_Standard,
-			Version:  r.node.cfg.Version,
-			Protocol: 16,
-			Region:   r.node.cfg.Region,
-			NodeId:   r.node.cfg.NodeID,
-		},
+		ServerInfo:   r.serverInfo(),
+	}
+}
+
+// serverInfo describes this node to clients (JoinResponse, ReconnectResponse).
+func (r *roomActor) serverInfo() *livekit.ServerInfo {
+	return &livekit.ServerInfo{
+		Edition:  livekit.ServerInfo_Standard,
+		Version:  r.node.cfg.Version,
+		Protocol: 16,
+		Region:   r.node.cfg.Region,
+		NodeId:   r.node.cfg.NodeID,
 	}
 }
 
@@ -440,6 +452,7 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	}
 	gone := proto.Clone(p.info).(*livekit.ParticipantInfo)
 	gone.State = livekit.ParticipantInfo_DISCONNECTED
+	gone.DisconnectReason = p.leaveReason
 	gone.Tracks = nil
 	gone.Version++
 	r.broadcastParticipant(gone, p.info.GetIdentity())

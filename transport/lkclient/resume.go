@@ -17,11 +17,15 @@ import (
 	livekit "github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
+// resumePCTimeout bounds the wait for the PeerConnections after one resume attempt.
+const resumePCTimeout = 5 * time.Second
+
 // Resume reconnects the signalling connection of this session: it dials /rtc again with
 // reconnect=1&sid=<our sid> and the latest refresh token (else the token Join was given), reads
 // the ReconnectResponse, replaces the old connection (closing it), sends SyncState, restarts ICE
 // on the publisher PC if it has been negotiated (the server restarts the subscriber PC with its
-// own offer, answered as usual) and waits for the PCs that were in use to be connected.
+// own offer, answered as usual) and waits, at most resumePCTimeout, for the PCs that were in use
+// to be connected.
 //
 // A server that has no such session answers leave{STATE_MISMATCH, RECONNECT}: Resume then
 // returns *LeaveError and the caller must join afresh; a refused upgrade returns *HTTPError. The
@@ -60,7 +64,11 @@ func (c *Client) Resume(ctx context.Context) error {
 			return fmt.Errorf("resume: publisher ICE restart: %w", err)
 		}
 	}
-	if err := c.WaitFor(ctx, func() bool { return c.sub.connected() && (!pubUsed || c.pub.connected()) }); err != nil {
+	// An ICE restart whose checks all went unanswered (the network was still down) does not
+	// recover by itself: give up after resumePCTimeout so that the next attempt restarts again.
+	pcCtx, pcCancel := context.WithTimeout(ctx, resumePCTimeout)
+	defer pcCancel()
+	if err := c.WaitFor(pcCtx, func() bool { return c.sub.connected() && (!pubUsed || c.pub.connected()) }); err != nil {
 		return fmt.Errorf("resume: peer connections did not recover: %w", err)
 	}
 	c.mu.Lock()

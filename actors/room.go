@@ -28,6 +28,7 @@ type roomActor struct {
 	participants map[string]*memberEntry // by identity
 	tracks       map[string]*trackEntry  // by track SID
 	closing      bool
+	departed     []departure // recent departures, oldest first, for resumed clients (room_resume.go)
 
 	timer     *time.Timer
 	timerGen  int
@@ -456,6 +457,7 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	gone.Tracks = nil
 	gone.Version++
 	r.broadcastParticipant(gone, p.info.GetIdentity())
+	r.recordDeparture(gone)
 	r.node.emit(EventParticipantLeft, r.roomInfo(), gone, nil)
 	r.log.Info("participant left", "participant", p.info.GetIdentity(), "pID", p.info.GetSid())
 	if len(r.participants) == 0 && !r.closing {

@@ -6,6 +6,7 @@ package actors
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -15,8 +16,8 @@ import (
 
 // resume attaches req.Sink to the live session of req.Identity, if its sid is req.SID. Within
 // this one Receive, so that no broadcast of the room can come first or slip in between, the new
-// connection gets ReconnectResponse, then a ParticipantUpdate with every participant it may see
-// (itself included), then room_update. The participant actor then restarts ICE and answers the
+// connection gets ReconnectResponse, then the recent departures (DISCONNECTED), then a
+// ParticipantUpdate with every participant it may see (itself included), then room_update. The participant actor then restarts ICE and answers the
 // edge (resumeSession).
 func (r *roomActor) resume(ctx actor.Context, req *ResumeRequest) {
 	p := r.participants[req.Identity]
@@ -47,8 +48,39 @@ func (r *roomActor) resume(ctx actor.Context, req *ResumeRequest) {
 	ctx.RequestWithCustomSender(p.pid, &resumeSession{gen: gen, mintToken: req.MintToken, tokenExpiry: req.TokenExpiry}, ctx.Sender())
 }
 
-// sendSnapshot sends p every participant it may see, itself included, and the room.
+// maxDepartures bounds the departures a room remembers for resumed clients.
+const maxDepartures = 64
+
+// departure is a participant that left, as the others were told (state DISCONNECTED).
+type departure struct {
+	info *livekit.ParticipantInfo
+	at   time.Time
+}
+
+// recordDeparture remembers a departure for as long as a session may wait for its resume, so
+// that a client resuming later learns of it.
+func (r *roomActor) recordDeparture(gone *livekit.ParticipantInfo) {
+	keep := r.node.cfg.Session.MaxSignalLoss + r.node.cfg.Session.DisconnectGrace
+	now := time.Now()
+	drop := 0
+	for drop < len(r.departed) && (now.Sub(r.departed[drop].at) > keep || len(r.departed)-drop >= maxDepartures) {
+		drop++
+	}
+	r.departed = append(r.departed[drop:], departure{info: gone, at: now})
+}
+
+// sendSnapshot sends p the recent departures it may have missed (state DISCONNECTED), then every
+// participant it may see, itself included, then the room.
 func (r *roomActor) sendSnapshot(p *memberEntry) {
+	var gone []*livekit.ParticipantInfo
+	for _, d := range r.departed {
+		if d.info.GetIdentity() != p.info.GetIdentity() && !d.info.GetPermission().GetHidden() {
+			gone = append(gone, d.info)
+		}
+	}
+	if len(gone) > 0 {
+		_ = p.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{Participants: gone}}})
+	}
 	infos := make([]*livekit.ParticipantInfo, 0, len(r.participants))
 	for _, m := range r.sortedMembers() {
 		if m == p || !m.info.GetPermission().GetHidden() {

@@ -117,6 +117,9 @@ func TestResumeAfterSignalCut(t *testing.T) {
 	within(t, 10*time.Second, "alice resuming", func(ctx context.Context) error {
 		return alice.WaitFor(ctx, func() bool { return alice.Resumes() == 1 })
 	})
+	if _, err := alice.WaitSignal(ctx, func(s *livekit.SignalResponse) bool { return s.GetRoomUpdate() != nil }); err != nil {
+		t.Fatal(err)
+	}
 	checkResumeFrames(t, alice, sid)
 	if rr := alice.ReconnectResponse(); rr.GetLastMessageSeq() != 3 {
 		t.Errorf("ReconnectResponse.last_message_seq = %d, want 3", rr.GetLastMessageSeq())
@@ -171,6 +174,9 @@ func checkResumeFrames(t *testing.T, c *lkclient.Client, sid string) {
 		t.Fatal("no ReconnectResponse recorded")
 	}
 	rest := sigs[at+1:]
+	if len(rest) > 0 && isDepartures(rest[0]) {
+		rest = rest[1:]
+	}
 	if len(rest) < 2 || rest[0].GetUpdate() == nil || rest[1].GetRoomUpdate() == nil {
 		t.Fatalf("after ReconnectResponse: %v, want update then room_update", rest)
 	}
@@ -361,4 +367,49 @@ func TestGhostParticipantEnded(t *testing.T) {
 	if n := events.count(actors.EventParticipantLeft, "ghost"); n != 1 {
 		t.Errorf("%d participant_left events, want 1", n)
 	}
+}
+
+// isDepartures reports whether s is a ParticipantUpdate of DISCONNECTED entries only.
+func isDepartures(s *livekit.SignalResponse) bool {
+	ps := s.GetUpdate().GetParticipants()
+	for _, p := range ps {
+		if p.GetState() != livekit.ParticipantInfo_DISCONNECTED {
+			return false
+		}
+	}
+	return len(ps) > 0
+}
+
+// A resumed client learns who left while it was away: before the snapshot (which only lists who
+// is there) comes an update with the recent departures, state DISCONNECTED.
+func TestResumeReportsDepartures(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	alice := join(ctx, t, node, "departures", "alice", lkclient.Options{})
+	carol := join(ctx, t, node, "departures", "carol", lkclient.Options{})
+	carolSID := carol.SID()
+	if err := carol.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.WaitParticipantGone(ctx, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.WaitSignal(ctx, func(s *livekit.SignalResponse) bool { return s.GetRoomUpdate() != nil }); err != nil {
+		t.Fatal(err)
+	}
+	sigs := alice.Signals()
+	for i, s := range sigs {
+		if s.GetReconnect() == nil {
+			continue
+		}
+		if i+1 >= len(sigs) || !isDepartures(sigs[i+1]) || sigs[i+1].GetUpdate().GetParticipants()[0].GetSid() != carolSID {
+			t.Fatalf("after ReconnectResponse: %v, want carol's departure first", sigs[i+1:])
+		}
+		return
+	}
+	t.Fatal("no ReconnectResponse recorded")
 }

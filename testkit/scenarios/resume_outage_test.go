@@ -161,3 +161,59 @@ func TestVanishedClientLeavesAfterGrace(t *testing.T) {
 		t.Errorf("participant_left reason %s, want CONNECTION_TIMEOUT", r)
 	}
 }
+
+// Media lost while the signal is up: when the node's PeerConnection fails it asks the client to
+// resume (leave{CONNECTION_TIMEOUT, RESUME}, not DISCONNECT) and closes the socket; the client
+// resumes with the same sid once the network is back, and media flows again.
+func TestTransportFailureAsksResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("outage test: pion takes about 30 s to call a PeerConnection failed")
+	}
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	host, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	alice := join(ctx, t, node, "pcfail", "alice", lkclient.Options{
+		AutoResume: true, ConnectTimeout: 20 * time.Second,
+		ConfigureSettingEngine: func(se *webrtc.SettingEngine) { se.SetNet(gatedNet{Net: host, down: &down}) },
+	})
+	bob := join(ctx, t, node, "pcfail", "bob", lkclient.Options{})
+	mic, _ := publish(ctx, t, bob, webrtc.RTPCodecTypeAudio, 0)
+	toAlice, err := alice.WaitSubscribed(ctx, mic.SID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := collect(toAlice)
+	down.Store(true)
+	within(t, 60*time.Second, "leave{RESUME} after the PeerConnection failed", func(ctx context.Context) error {
+		_, err := alice.WaitSignal(ctx, func(s *livekit.SignalResponse) bool { return s.GetLeave() != nil })
+		return err
+	})
+	down.Store(false)
+	var leave *livekit.LeaveRequest
+	for _, s := range alice.Signals() {
+		if l := s.GetLeave(); l != nil && leave == nil {
+			leave = l
+		}
+	}
+	if leave.GetReason() != livekit.DisconnectReason_CONNECTION_TIMEOUT || leave.GetAction() != livekit.LeaveRequest_RESUME {
+		t.Fatalf("leave = %v, want CONNECTION_TIMEOUT, RESUME", leave)
+	}
+	within(t, 20*time.Second, "alice resuming", func(ctx context.Context) error {
+		return alice.WaitFor(ctx, func() bool { return alice.Resumes() >= 1 })
+	})
+	before := got.frames()
+	within(t, 10*time.Second, "media after the resume", func(ctx context.Context) error {
+		return waitUntil(ctx, func() bool { return got.frames() > before+30 })
+	})
+	if p, err := node.GetParticipant(ctx, "pcfail", "alice"); err != nil || p.Sid != alice.SID() {
+		t.Errorf("alice on the node = %v, %v; want sid %s", p, err, alice.SID())
+	}
+	if n := watchDisconnects(bob, "alice")(); n != 0 {
+		t.Errorf("bob saw %d DISCONNECTED updates about alice", n)
+	}
+}

@@ -148,11 +148,18 @@ func (p *participantActor) resumed(ctx actor.Context, m *resumeSession) {
 	if m.mintToken != nil {
 		p.mintToken, p.tokenExpiry = m.mintToken, m.tokenExpiry
 	}
+	if p.signalUp {
+		// The old connection had not been noticed gone. The new one counts once the edge
+		// confirms it holds it (signalAttached); until then the session is bounded as usual.
+		p.signalUp = false
+		p.signalLostAt = time.Now()
+	}
 	var without time.Duration
 	if !p.signalLostAt.IsZero() {
 		without = time.Since(p.signalLostAt).Round(time.Millisecond)
 	}
 	p.log.Info("session resumed", "generation", m.gen, "withoutSignal", without.String())
+	p.watchSession(ctx)
 	p.restartSubscriberICE()
 	p.sendRefreshToken()
 	ctx.Respond(&joined{pid: ctx.Self(), sid: p.info.Sid, gen: m.gen})

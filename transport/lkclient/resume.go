@@ -74,6 +74,7 @@ func (c *Client) Resume(ctx context.Context) error {
 	c.mu.Lock()
 	c.resumes++
 	c.mu.Unlock()
+	c.notify() // wakes WaitFor on Resumes
 	c.emitSignal(&livekit.SignalResponse{Message: &livekit.SignalResponse_Reconnect{Reconnect: rr}})
 	return nil
 }

@@ -82,4 +82,5 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 	}
 	p.mergeAttributes(req.GetAttributes())
 	p.changed(ctx)
+	p.sendRefreshToken()
 }

@@ -150,6 +150,13 @@ func (c *Client) startResume() {
 		defer c.autoResuming.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ConnectTimeout)
 		defer cancel()
+		go func() { // Close must not wait for a resume in flight
+			select {
+			case <-c.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		for attempt := 1; ; attempt++ {
 			err := c.Resume(ctx)
 			if err == nil {

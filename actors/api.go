@@ -42,6 +42,8 @@ type Config struct {
 	PingInterval, PingTimeout time.Duration
 	// RequestTimeout bounds every Room API call that has no earlier context deadline.
 	RequestTimeout time.Duration
+	// Session tunes how a participant outlives its signalling connection (resume).
+	Session SessionConfig
 	// Events, when set, receives room, participant and track lifecycle events. It must not block.
 	Events EventSink
 	// ReceiverMiddleware, when set, wraps the Receive of every actor the node spawns (node, rooms,
@@ -62,6 +64,24 @@ type RoomConfig struct {
 	DisableAutoCreate bool
 	// EnableRemoteUnmute lets MutePublishedTrack unmute a track (LiveKit refuses this by default).
 	EnableRemoteUnmute bool
+}
+
+// SessionConfig tunes resume: the participant actor, not the WebSocket, is the session. When
+// the socket drops the participant keeps its PeerConnections, subscriptions and tracks and waits
+// for the client to come back with /rtc?reconnect=1&sid=….
+type SessionConfig struct {
+	// DisconnectGrace is how long a participant without a signalling connection is kept once its
+	// media transport is down too (no PeerConnection connected, or one failed or disconnected);
+	// then it leaves with CONNECTION_TIMEOUT. Default 5 s (LiveKit's timer after a PC failure).
+	DisconnectGrace time.Duration
+	// MaxSignalLoss bounds how long a participant is kept without a signalling connection while
+	// its media is still up (LiveKit keeps it indefinitely); then it leaves with SIGNAL_CLOSE.
+	// Default 60 s, longer than livekit-client's resume attempts (about 45 s).
+	MaxSignalLoss time.Duration
+	// TokenRefreshInterval is how often a participant is sent a fresh access token
+	// (refresh_token), besides right after join and resume and after Room API changes to its
+	// name, metadata, attributes or permission. Default 5 min.
+	TokenRefreshInterval time.Duration
 }
 
 // Limits caps resources per node, room and participant. Zero means the default. The maximum number
@@ -165,13 +185,48 @@ type JoinRequest struct {
 	ReconnectSID string
 	// Sink receives every response for this participant; JoinResponse is always the first.
 	Sink SignalSink
+	// MintToken, when set, signs the participant's refresh tokens; TokenExpiry is when the token
+	// it joined with expires (a refreshed token lives at least that long).
+	MintToken   TokenMinter
+	TokenExpiry time.Time
 }
 
-// Session is the edge's handle on one joined participant.
+// ResumeRequest asks to attach a new signalling connection to a live session: the client came
+// back with /rtc?reconnect=1&sid=… and a valid token for the same identity and room.
+type ResumeRequest struct {
+	Room, Identity string
+	// SID is the participant sid the client names; it must be the live session's.
+	SID string
+	// Client describes the SDK as the new connection's query does.
+	Client *livekit.ClientInfo
+	// Sink is the new connection. ReconnectResponse is always its first frame.
+	Sink SignalSink
+	// MintToken and TokenExpiry replace the session's, from the token the client resumed with.
+	MintToken   TokenMinter
+	TokenExpiry time.Time
+}
+
+// TokenMinter signs an access token with the given claims, valid for validFor. The edge supplies
+// it (it holds the API keys); the participant calls it for refresh_token.
+type TokenMinter func(claims TokenClaims, validFor time.Duration) (string, error)
+
+// TokenClaims is what a refreshed access token says about its participant.
+type TokenClaims struct {
+	Room, Identity, Name, Metadata string
+	Attributes                     map[string]string
+	Kind                           livekit.ParticipantInfo_Kind
+	// Permission is the participant's current permission (it becomes the video grant).
+	Permission *livekit.ParticipantPermission
+}
+
+// Session is the edge's handle on one signalling connection of a participant: the join's, or a
+// resume's. Requests and the close it reports carry the connection's generation, so that a
+// participant that has moved on to a newer connection ignores an old one.
 type Session struct {
 	node *Node
 	pid  *actor.PID
 	sid  string
+	gen  uint64
 }
 
 // ParticipantSID returns the PA_ id given to the participant.
@@ -179,13 +234,19 @@ func (s *Session) ParticipantSID() string { return s.sid }
 
 // Signal hands one decoded request from the client to its participant actor.
 func (s *Session) Signal(req *livekit.SignalRequest) {
-	s.node.system.Root.Send(s.pid, &signalIn{req: req})
+	s.node.system.Root.Send(s.pid, &signalIn{req: req, gen: s.gen})
 }
 
 // Close tells the participant its connection is gone. abrupt is true when the socket closed without
-// a leave request.
+// a leave request. The participant then waits for a resume (SessionConfig).
 func (s *Session) Close(abrupt bool) {
-	s.node.system.Root.Send(s.pid, &connectionClosed{abrupt: abrupt})
+	s.node.system.Root.Send(s.pid, &connectionClosed{abrupt: abrupt, gen: s.gen})
+}
+
+// PingTimeouts returns the ping interval and timeout the node advertises to clients; the edge
+// pings as often and treats a connection silent for the timeout as gone.
+func (n *Node) PingTimeouts() (interval, timeout time.Duration) {
+	return n.cfg.PingInterval, n.cfg.PingTimeout
 }
 
 // ActorInfo describes one live actor for inspection.
@@ -393,7 +454,35 @@ func (n *Node) Join(ctx context.Context, req JoinRequest) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{node: n, pid: j.pid, sid: j.sid}, nil
+	return n.acknowledge(j), nil
+}
+
+// Resume attaches a new signalling connection to the live session named by req: it returns once
+// the ReconnectResponse, a participant snapshot and room_update are queued on req.Sink. An
+// unknown or closed session, or a sid that is not the live session's, fails with
+// ErrParticipantNotFound; the client must then join afresh.
+func (n *Node) Resume(ctx context.Context, req ResumeRequest) (*Session, error) {
+	switch {
+	case req.Room == "" || req.Identity == "" || req.SID == "":
+		return nil, fmt.Errorf("resume needs room, identity and sid: %w", ErrInvalidArgument)
+	case req.Sink == nil:
+		return nil, fmt.Errorf("resume without a signal sink: %w", ErrInvalidArgument)
+	}
+	j, err := askRoomFor[*joined](ctx, n, req.Room, &resumeRoom{req: &req})
+	if err != nil {
+		if errors.Is(err, ErrRoomNotFound) || errors.Is(err, errUnexpectedReply) {
+			return nil, fmt.Errorf("resuming %s: %w", req.SID, ErrParticipantNotFound)
+		}
+		return nil, err
+	}
+	return n.acknowledge(j), nil
+}
+
+// acknowledge tells the participant the edge holds its new connection (until then it counts as
+// missing: a join whose edge gave up waiting must not live on) and returns the edge's handle.
+func (n *Node) acknowledge(j *joined) *Session {
+	n.system.Root.Send(j.pid, &signalAttached{gen: j.gen})
+	return &Session{node: n, pid: j.pid, sid: j.sid, gen: j.gen}
 }
 
 func (n *Node) checkMetadata(md string) error {

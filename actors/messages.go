@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/webrtc/v3"
 
@@ -43,6 +45,7 @@ type joinRoom struct{ req *JoinRequest }
 type joined struct {
 	pid *actor.PID
 	sid string
+	gen uint64 // the signalling connection's generation
 }
 
 // shutdown closes every room with SERVER_SHUTDOWN (node). Reply: *roomPIDs.
@@ -128,6 +131,7 @@ type dataFrom struct {
 	data           []byte
 	dest           []string        // the destination identities the packet lists
 	to             map[string]bool // identities and (legacy) SIDs it is for; nil means everyone
+	sequence       uint32          // the sender's reliable-data sequence number; 0 when it sets none
 }
 
 // --- room → participant ---
@@ -183,11 +187,51 @@ type upstreamEnded struct{}
 
 // --- edge → participant ---
 
-// signalIn is one request from the participant's client (participant).
-type signalIn struct{ req *livekit.SignalRequest }
+// signalIn is one request from the participant's client on connection gen (participant).
+type signalIn struct {
+	req *livekit.SignalRequest
+	gen uint64
+}
 
-// connectionClosed says the signalling connection is gone (participant).
-type connectionClosed struct{ abrupt bool }
+// connectionClosed says signalling connection gen is gone (participant).
+type connectionClosed struct {
+	abrupt bool
+	gen    uint64
+}
+
+// signalAttached says the edge holds connection gen: the join or resume reply reached it
+// (participant).
+type signalAttached struct{ gen uint64 }
+
+// resumeRoom attaches a new signalling connection to a live session (room, then participant).
+// Reply: *joined.
+type resumeRoom struct{ req *ResumeRequest }
+
+// --- room → participant (session) ---
+
+// resumeSession tells a participant the room attached connection gen and sent the snapshot; the
+// participant restarts ICE, sends a refresh token and answers the edge (participant).
+type resumeSession struct {
+	gen         uint64
+	mintToken   TokenMinter
+	tokenExpiry time.Time
+}
+
+// sessionCheck re-examines a participant without a signalling connection: resume bound, grace
+// period (participant).
+type sessionCheck struct{}
+
+// refreshTick sends a periodic refresh_token (participant).
+type refreshTick struct{}
+
+// --- participant → room (session) ---
+
+// participantEnding tells the room why a participant is about to stop, for its departure
+// (room).
+type participantEnding struct {
+	sid    string
+	reason livekit.DisconnectReason
+}
 
 // --- pion callbacks → participant (each delivered through the mailbox, never handled in place) ---
 
@@ -205,6 +249,9 @@ type remoteTrackArrived struct {
 	remote   *webrtc.TrackRemote
 	receiver *webrtc.RTPReceiver
 }
+
+// transportClosed says a PeerConnection's SCTP association ended: the peer closed it.
+type transportClosed struct{ target livekit.SignalTarget }
 
 type dataChannelOpened struct {
 	target  livekit.SignalTarget

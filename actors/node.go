@@ -85,6 +85,18 @@ func withDefaults(cfg Config) Config {
 	orDefault(&cfg.PingTimeout, 15*time.Second)
 	orDefault(&cfg.RequestTimeout, 5*time.Second)
 	cfg.Limits = limitsWithDefaults(cfg.Limits)
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.Session.DisconnectGrace, 5 * time.Second},
+		{&cfg.Session.MaxSignalLoss, time.Minute},
+		{&cfg.Session.TokenRefreshInterval, 5 * time.Minute},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
 	return cfg
 }
 

@@ -58,6 +58,18 @@ type participantActor struct {
 	// rateLog, queueLog and bufferLog say, at most every few seconds, that data was dropped.
 	rateLog, queueLog, bufferLog dropLog
 
+	// The session across signalling connections (participant_session.go).
+	signalUp                           bool // the edge holds the current connection (sink generation)
+	pubEverConnected, subEverConnected bool
+	peerClosed                         bool      // the client closed a PeerConnection (transportClosed)
+	signalLostAt                       time.Time // when the last connection went away; zero while signalUp
+	mediaDownAt                        time.Time // since when, without signal, no PeerConnection has been up
+	lossTimer                          *time.Timer
+	refreshTimer                       *time.Timer
+	mintToken                          TokenMinter
+	tokenExpiry                        time.Time
+	room                               string
+
 	pubState, subState atomic.Value // webrtc.PeerConnectionState, for inspection
 	numPublished       atomic.Int64
 	numSubscribed      atomic.Int64
@@ -80,6 +92,10 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		channels:          map[string]*webrtc.DataChannel{},
 		dataLimit:         newDataLimiter(n.cfg.Limits),
 		metadataLimit:     newTokenBucket(float64(n.cfg.Limits.MetadataUpdatesPerSecond), 2*float64(n.cfg.Limits.MetadataUpdatesPerSecond)),
+		mintToken:         req.MintToken,
+		tokenExpiry:       req.TokenExpiry,
+		room:              req.Room,
+		signalLostAt:      time.Now(), // until the edge confirms it holds the connection
 	}
 	p.pubState.Store(webrtc.PeerConnectionStateNew)
 	p.subState.Store(webrtc.PeerConnectionStateNew)
@@ -122,17 +138,35 @@ func (p *participantActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		p.self, p.root = ctx.Self(), ctx.ActorSystem().Root
+		p.watchSession(ctx) // bounded until the edge confirms the join
+		p.sendRefreshToken()
+		p.scheduleRefresh(ctx)
 		if p.subscriberPrimary {
 			p.startSubscriber(ctx)
 		}
 	case *signalIn:
+		if m.gen != p.sink.generation() {
+			return // from a connection the session has moved on from
+		}
+		p.attached(ctx, m.gen)
 		p.handleSignal(ctx, m.req)
 	case *connectionClosed:
-		if m.abrupt {
-			p.log.Info("signal connection closed without leave")
+		p.signalClosed(ctx, m)
+	case *signalAttached:
+		p.attached(ctx, m.gen)
+	case *resumeSession:
+		p.resumed(ctx, m)
+	case *sessionCheck:
+		p.watchSession(ctx)
+	case *transportClosed:
+		p.log.Debug("peer closed its connection", "pc", m.target.String())
+		p.peerClosed = true
+		p.watchSession(ctx)
+	case *refreshTick:
+		if p.signalUp {
+			p.sendRefreshToken()
 		}
-		p.sink.markLeft() // nobody is listening any more
-		ctx.Stop(ctx.Self())
+		p.scheduleRefresh(ctx)
 	case *kick:
 		p.log.Info("disconnecting participant", "reason", m.reason.String())
 		p.sink.sendLeave(m.reason)
@@ -203,6 +237,8 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 		}}})
 	case *livekit.SignalRequest_UpdateMetadata:
 		p.updateOwnMetadata(ctx, m.UpdateMetadata)
+	case *livekit.SignalRequest_SyncState:
+		p.syncState(ctx, m.SyncState)
 	case nil:
 		p.log.Debug("empty signal request ignored")
 	default:
@@ -244,6 +280,11 @@ func echoTrickle(req *livekit.TrickleRequest) func(*livekit.RequestResponse) {
 // before it; the track actors it subscribed to watch it and drop its DownTracks.
 func (p *participantActor) shutdown() {
 	p.stopped.Store(true)
+	for _, t := range []*time.Timer{p.lossTimer, p.refreshTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
 	p.sink.sendLeave(livekit.DisconnectReason_STATE_MISMATCH) // only reaches the client if nobody said why before
 	p.sink.Close()
 	for _, s := range p.subscriptions {

@@ -87,6 +87,10 @@ func (p *participantActor) dataReceived(ctx actor.Context, label string, data []
 		p.log.Debug("data dropped", "err", err)
 		return
 	}
+	// A reliable packet the client re-sends after a resume is delivered once.
+	if msg.kind == livekit.DataPacket_RELIABLE && !p.acceptSequence(msg.sequence) {
+		return
+	}
 	ctx.Send(ctx.Parent(), msg)
 }
 
@@ -127,6 +131,7 @@ func decodeClientData(label string, data []byte, from dataSender) (*dataFrom, er
 		return nil, err
 	}
 	msg.senderIdentity = from.identity
+	msg.sequence = pkt.GetSequence()
 	return msg, nil
 }
 

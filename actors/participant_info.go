@@ -30,6 +30,7 @@ func (p *participantActor) update(ctx actor.Context, req *livekit.UpdateParticip
 		p.setPermission(ctx, perm)
 	}
 	p.changed(ctx)
+	p.sendRefreshToken() // so a reconnect keeps what changed
 	ctx.Respond(proto.Clone(p.info))
 }
 
@@ -143,4 +144,5 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 	}
 	p.mergeAttributes(req.GetAttributes())
 	p.changed(ctx)
+	p.sendRefreshToken()
 }

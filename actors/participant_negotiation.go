@@ -2,7 +2,7 @@ package actors
 
 // The participant's two PeerConnections and their negotiation: the subscriber PC the node offers
 // on, the publisher PC the client offers on, trickled ICE candidates both ways, and the
-// connection states that make a participant active or end it.
+// connection states that make a participant active, ask its client to resume, or end it.
 
 import (
 	"encoding/json"
@@ -59,6 +59,10 @@ func (p *participantActor) watchPC(pc *webrtc.PeerConnection, target livekit.Sig
 		}
 		p.post(&pcStateChanged{target: target, state: s})
 	})
+	// The association ends when the client closes its PeerConnection (DTLS close_notify), never
+	// in a mere network outage: a session without signal whose client did that has no one to
+	// resume it.
+	pc.SCTP().OnClose(func(error) { p.post(&transportClosed{target: target}) })
 }
 
 func (p *participantActor) startPublisher(ctx actor.Context) error {
@@ -108,7 +112,10 @@ func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.Session
 
 // negotiateSubscriber sends a new subscriber offer, or remembers to once the current one is
 // answered: offers on one PC are strictly one at a time, and changes made meanwhile coalesce.
-func (p *participantActor) negotiateSubscriber() {
+func (p *participantActor) negotiateSubscriber() { p.negotiateSubscriberWith(nil) }
+
+// negotiateSubscriberWith is negotiateSubscriber with offer options (an ICE restart on resume).
+func (p *participantActor) negotiateSubscriberWith(opts *webrtc.OfferOptions) {
 	if p.sub == nil || p.stopped.Load() {
 		return
 	}
@@ -116,7 +123,7 @@ func (p *participantActor) negotiateSubscriber() {
 		p.subPending = true
 		return
 	}
-	offer, err := p.sub.CreateOffer(nil)
+	offer, err := p.sub.CreateOffer(opts)
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}
@@ -248,13 +255,22 @@ func (p *participantActor) sendCandidate(target livekit.SignalTarget, c *webrtc.
 func (p *participantActor) pcStateChanged(ctx actor.Context, target livekit.SignalTarget, s webrtc.PeerConnectionState) {
 	p.log.Debug("peer connection state", "pc", target.String(), "state", s.String())
 	primary := (target == livekit.SignalTarget_SUBSCRIBER) == p.subscriberPrimary
+	everConnected := &p.subEverConnected
+	if target == livekit.SignalTarget_PUBLISHER {
+		everConnected = &p.pubEverConnected
+	}
+	if s == webrtc.PeerConnectionStateConnected {
+		*everConnected = true
+	}
 	switch {
 	case s == webrtc.PeerConnectionStateConnected && primary && p.info.State != livekit.ParticipantInfo_ACTIVE:
 		p.info.State = livekit.ParticipantInfo_ACTIVE
 		p.changed(ctx)
 	case s == webrtc.PeerConnectionStateFailed:
-		p.log.Warn("peer connection failed; disconnecting", "pc", target.String())
-		p.sink.sendLeave(livekit.DisconnectReason_STATE_MISMATCH)
-		ctx.Stop(ctx.Self())
+		p.transportFailed(ctx, target, *everConnected)
+		return
+	}
+	if !p.signalUp {
+		p.watchSession(ctx) // media up or down changes how long a session without signal lasts
 	}
 }

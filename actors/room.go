@@ -28,6 +28,7 @@ type roomActor struct {
 	participants map[string]*memberEntry // by identity
 	tracks       map[string]*trackEntry  // by track SID
 	closing      bool
+	departed     []departure // recent departures, oldest first, for resumed clients (room_resume.go)
 
 	timer     *time.Timer
 	timerGen  int
@@ -51,8 +52,9 @@ type memberEntry struct {
 	sink          *sessionSink             // the client's signalling queue, shared with its actor
 	info          *livekit.ParticipantInfo // latest copy sent by the participant actor
 	autoSubscribe bool
-	protocol      int32       // the client's signalling protocol version
-	updates       updateState // the ParticipantUpdates sent about it, for coalescing
+	protocol      int32                    // the client's signalling protocol version
+	updates       updateState              // the ParticipantUpdates sent about it, for coalescing
+	leaveReason   livekit.DisconnectReason // why it is stopping, when it said so (participantEnding)
 	// becameActive is set when the participant first turned ACTIVE: participant_joined was sent,
 	// and its departure is participant_left (else participant_connection_aborted).
 	becameActive bool
@@ -96,6 +98,12 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.join(ctx, m.req)
 	case *participantChanged:
 		r.participantChanged(ctx, m.info)
+	case *resumeRoom:
+		r.resume(ctx, m.req)
+	case *participantEnding:
+		if p := r.memberBySID(m.sid); p != nil {
+			p.leaveReason = m.reason
+		}
 	case *trackPublished:
 		r.trackPublished(ctx, m)
 	case *trackUnpublished:
@@ -234,7 +242,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		ctx.Respond(&replyError{fmt.Errorf("sending join response: %w", err)})
 		return
 	}
-	sink := &sessionSink{SignalSink: req.Sink}
+	sink := newSessionSink(req.Sink)
 	pid, err := r.spawnParticipant(ctx, info, req, sink, subscriberPrimary)
 	if err != nil {
 		sink.sendLeave(livekit.DisconnectReason_JOIN_FAILURE)
@@ -245,7 +253,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	entry := &memberEntry{pid: pid, sink: sink, info: info, autoSubscribe: req.AutoSubscribe, protocol: req.Client.GetProtocol()}
 	r.participants[req.Identity] = entry
 	r.numParticipants.Store(int64(len(r.participants)))
-	ctx.Respond(&joined{pid: pid, sid: info.Sid})
+	ctx.Respond(&joined{pid: pid, sid: info.Sid, gen: sink.generation()})
 	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
 
 	r.broadcastParticipant(info, req.Identity)
@@ -323,17 +331,22 @@ func (r *roomActor) joinResponse(info *livekit.ParticipantInfo, subscriberPrimar
 		IceServers:        r.node.cfg.ICEServers,
 		SubscriberPrimary: subscriberPrimary,
 		ClientConfiguration: &livekit.ClientConfiguration{
-			ResumeConnection: livekit.ClientConfigSetting_DISABLED,
+			ResumeConnection: livekit.ClientConfigSetting_ENABLED,
 		},
 		PingTimeout:  int32(r.node.cfg.PingTimeout / time.Second),
 		PingInterval: int32(r.node.cfg.PingInterval / time.Second),
-		ServerInfo: &livekit.ServerInfo{
-			Edition:  livekit.ServerInfo_Standard,
-			Version:  r.node.cfg.Version,
-			Protocol: 16,
-			Region:   r.node.cfg.Region,
-			NodeId:   r.node.cfg.NodeID,
-		},
+		ServerInfo:   r.serverInfo(),
+	}
+}
+
+// serverInfo describes this node to clients (JoinResponse, ReconnectResponse).
+func (r *roomActor) serverInfo() *livekit.ServerInfo {
+	return &livekit.ServerInfo{
+		Edition:  livekit.ServerInfo_Standard,
+		Version:  r.node.cfg.Version,
+		Protocol: 16,
+		Region:   r.node.cfg.Region,
+		NodeId:   r.node.cfg.NodeID,
 	}
 }
 
@@ -464,9 +477,11 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	}
 	gone := proto.Clone(p.info).(*livekit.ParticipantInfo)
 	gone.State = livekit.ParticipantInfo_DISCONNECTED
+	gone.DisconnectReason = p.leaveReason
 	gone.Tracks = nil
 	gone.Version++
 	r.broadcastParticipant(gone, p.info.GetIdentity())
+	r.recordDeparture(gone)
 	if p.becameActive {
 		r.node.emit(EventParticipantLeft, r.roomInfo(), gone, nil)
 	} else {

@@ -1,38 +1,121 @@
 package actors
 
-// What room and participant share about one session: the client's signalling queue with its
-// once-only leave, and the subscriber snapshot a track actor publishes.
+// What room and participant share about one session: the client's replaceable signalling
+// attachment with its once-only leave, the last reliable data sequence accepted from the client,
+// and the subscriber snapshot a track actor publishes.
 
 import (
+	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
-// sessionSink is one participant's outbound signalling queue as the actors use it: the edge's
-// SignalSink plus the rule that a session hears at most one leave, from whoever says why first.
-// The room (broadcasts; the leave when it closes or replaces a session) and the participant
-// actor (its own replies and leave) both send on it, as they send on the SignalSink it wraps;
-// like that sink it is safe for concurrent use, and the leave flag is its only state.
+// errSignalDetached is what Send returns while the session has no signalling connection: the
+// socket is gone and the client has not resumed yet. Nothing is queued meanwhile; a resume
+// re-sends the state instead (LiveKit's behaviour).
+var errSignalDetached = errors.New("signal connection detached")
+
+// sessionSink is one participant's outbound signalling as the actors use it. The participant
+// actor, not the WebSocket, is the session: the edge's SignalSink behind it is replaceable (a
+// resume attaches a new one) and may be absent (the socket dropped). Each attachment has a
+// generation, so that the edge's messages about an old socket can be told from the current one,
+// and its own rule that it hears at most one leave, from whoever says why first.
+//
+// The room (broadcasts, resume) and the participant actor (its replies, leave, detach) both use
+// it; it is safe for concurrent use.
 type sessionSink struct {
-	SignalSink
+	mu  sync.Mutex
+	cur *attachment
+
+	// lastDataSeq is the highest reliable DataPacket sequence accepted from the client. The
+	// participant actor writes it; the room reads it for ReconnectResponse.last_message_seq.
+	lastDataSeq atomic.Uint32
+}
+
+// attachment is one signalling connection of a session.
+type attachment struct {
+	sink SignalSink // nil while detached
+	gen  uint64
 	left atomic.Bool
 }
 
-// sendLeave tells the client to disconnect, unless it was told already or is gone.
+// newSessionSink starts a session attached to sink, generation 1.
+func newSessionSink(sink SignalSink) *sessionSink {
+	return &sessionSink{cur: &attachment{sink: sink, gen: 1}}
+}
+
+func (s *sessionSink) current() *attachment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// Send queues a response on the current connection; it fails while detached.
+func (s *sessionSink) Send(m *livekit.SignalResponse) error {
+	a := s.current()
+	if a.sink == nil {
+		return errSignalDetached
+	}
+	return a.sink.Send(m)
+}
+
+// Close flushes and closes the current connection, if any.
+func (s *sessionSink) Close() {
+	if a := s.current(); a.sink != nil {
+		a.sink.Close()
+	}
+}
+
+// generation names the current attachment.
+func (s *sessionSink) generation() uint64 { return s.current().gen }
+
+// attach makes sink the session's connection and returns its generation and the connection it
+// replaces (nil when there was none), which the caller closes.
+func (s *sessionSink) attach(sink SignalSink) (uint64, SignalSink) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur
+	s.cur = &attachment{sink: sink, gen: old.gen + 1}
+	return s.cur.gen, old.sink
+}
+
+// detach drops the current connection (if it is still generation gen) and returns it, so the
+// caller can flush and close it. Later Sends fail until a resume attaches a new one.
+func (s *sessionSink) detach(gen uint64) SignalSink {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur
+	if old.gen != gen || old.sink == nil {
+		return nil
+	}
+	s.cur = &attachment{gen: old.gen + 1}
+	return old.sink
+}
+
+// sendLeave tells the client to disconnect for good, unless it was told already or is gone.
 func (s *sessionSink) sendLeave(reason livekit.DisconnectReason) {
-	if !s.left.CompareAndSwap(false, true) {
+	s.sendLeaveAction(reason, livekit.LeaveRequest_DISCONNECT)
+}
+
+// sendLeaveAction sends a leave with the given action (DISCONNECT, RESUME or RECONNECT) on the
+// current connection, once per connection.
+func (s *sessionSink) sendLeaveAction(reason livekit.DisconnectReason, action livekit.LeaveRequest_Action) {
+	a := s.current()
+	if a.sink == nil || !a.left.CompareAndSwap(false, true) {
 		return
 	}
-	_ = s.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{
+	_ = a.sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{
 		Reason: reason,
-		Action: livekit.LeaveRequest_DISCONNECT,
+		Action: action,
 	}}})
 }
 
-// markLeft records that the client needs no leave: it left itself, or its connection is gone.
-func (s *sessionSink) markLeft() { s.left.Store(true) }
+// markLeft records that the current connection needs no leave: the client left itself, or the
+// connection is gone.
+func (s *sessionSink) markLeft() { s.current().left.Store(true) }
 
 // subscriberSet is the snapshot a track actor publishes of who receives its track: each
 // subscriber's participant actor id with its DownTrack. The track actor is its only writer; the

@@ -32,7 +32,8 @@ var upgrader = websocket.Upgrader{
 //	401 token problems and missing roomJoin    400 empty identity, no room, bad parameters
 //	404 room missing and auto-create off       503 limits, shutdown, timeouts    500 anything else
 //
-// A request with join_request (single-PC mode) and a request that is not an upgrade get 404.
+// A request with join_request (single-PC mode) and a request that is not an upgrade get 404. A
+// request with reconnect=1&sid=… resumes that session instead of joining (handleResume).
 func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("join_request") {
 		// Single-PeerConnection mode (v1) is not built; 404 makes livekit-client fall back to
@@ -50,8 +51,13 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusNotFound, "websocket upgrade required")
 		return
 	}
+	if req.Reconnect && req.ReconnectSID != "" {
+		s.handleResume(w, r, req)
+		return
+	}
 
 	sock := newParticipantSocket(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
+	s.configurePing(sock)
 	req.Sink = sock
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.JoinTimeout)
 	sess, err := s.node.join(ctx, req)
@@ -171,6 +177,8 @@ func (s *Server) admit(r *http.Request) (actors.JoinRequest, *httpError) {
 		Client:         clientInfo(q, r.RemoteAddr),
 		Reconnect:      boolParam(q, "reconnect", false),
 		ReconnectSID:   q.Get("sid"),
+		MintToken:      s.tokenMinter(grants),
+		TokenExpiry:    grants.Expires,
 	}, nil
 }
 

@@ -40,6 +40,9 @@ const closeControlTimeout = time.Second
 type participantSocket struct {
 	cfg ServerConfig
 	log *slog.Logger
+	// pingInterval is how often the writer sends a WebSocket ping; pingTimeout how long the
+	// connection may stay silent (no frame, no pong) before it counts as gone. Zero: neither.
+	pingInterval, pingTimeout time.Duration
 
 	queue    chan *livekit.SignalResponse
 	draining chan struct{} // closed by Close: flush the queue, then close
@@ -217,8 +220,11 @@ func (c *participantSocket) readLoop(ws *websocket.Conn, sess session) (leave bo
 		}
 		return nil
 	})
+	c.extendReadDeadline(ws)
+	ws.SetPongHandler(func(string) error { c.extendReadDeadline(ws); return nil })
 	for {
 		mt, data, err := readFrame(ws, c.cfg.MaxSignalMessageSize)
+		c.extendReadDeadline(ws)
 		if err == nil && !limiter.allow(time.Now()) {
 			err = errRateLimited
 		}
@@ -263,6 +269,15 @@ func (c *participantSocket) readLoop(ws *websocket.Conn, sess session) (leave bo
 			leave = true
 		}
 		sess.Signal(req)
+	}
+}
+
+// extendReadDeadline gives the client another pingTimeout to send something: a client that is
+// silent for that long (no request, no ping, no pong to the writer's pings) is treated as gone,
+// and its session waits for a resume.
+func (c *participantSocket) extendReadDeadline(ws *websocket.Conn) {
+	if c.pingTimeout > 0 {
+		_ = ws.SetReadDeadline(time.Now().Add(c.pingTimeout))
 	}
 }
 
@@ -338,10 +353,23 @@ func (l *rateLimiter) allow(now time.Time) bool {
 	return true
 }
 
-// writeLoop is the only writer of data frames on ws.
+// writeLoop is the only writer of data frames on ws. It also pings every pingInterval, so that
+// clients that send nothing on their own (server-sdk-go has no signal pings) answer with pongs
+// and stay within the read deadline.
 func (c *participantSocket) writeLoop(ws *websocket.Conn) {
+	var ping <-chan time.Time
+	if c.pingInterval > 0 && c.pingTimeout > 0 {
+		t := time.NewTicker(c.pingInterval)
+		defer t.Stop()
+		ping = t.C
+	}
 	for {
 		select {
+		case <-ping:
+			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+				c.kill(websocket.CloseInternalServerErr, "write failed")
+				return
+			}
 		case m := <-c.queue:
 			if !c.write(ws, m) {
 				return

@@ -129,7 +129,8 @@ func joinClaims(room, identity string, exp, nbf time.Time) jwt.MapClaims {
 // not notice: after each case bob still receives alice's video and data.
 func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 	node := testkit.StartNode(t, testkit.Options{
-		Actors: actors.Config{Limits: actors.Limits{MaxMetadataSize: badMaxMetadata}},
+		// A short grace: participants whose socket closes without media leave quickly.
+		Actors: actors.Config{Limits: actors.Limits{MaxMetadataSize: badMaxMetadata}, Session: actors.SessionConfig{DisconnectGrace: 200 * time.Millisecond}},
 		Server: transport.ServerConfig{MaxSignalMessageSize: badMaxFrame, SignalRateLimit: badSignalRate, SignalRateBurst: badSignalBurst},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -311,6 +312,11 @@ func TestBadInputIsRefusedAndIsolated(t *testing.T) {
 			t.Fatalf("frames = %v, want join first", kinds)
 		}
 		h.check(ctx, t)
+		// Without signal and media, the session leaves after the grace period.
+		ws.Close()
+		if err := waitUntil(ctx, func() bool { return !node.HasActor("/node/rooms/" + room + "/early") }); err != nil {
+			t.Fatal("early's session outlived its grace period")
+		}
 	})
 
 	// Refusals at the upgrade: an HTTP status and LiveKit's text, and no participant created.

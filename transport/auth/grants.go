@@ -5,6 +5,7 @@ package auth
 
 import (
 	"strings"
+	"time"
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
@@ -58,6 +59,8 @@ type ClaimGrants struct {
 	Identity string `json:"-"`
 	// APIKey is the issuer (iss) the token was verified against.
 	APIKey string `json:"-"`
+	// Expires is the token's exp (set by Verify).
+	Expires time.Time `json:"-"`
 	// Name is the participant's display name.
 	Name string `json:"name,omitempty"`
 	// Kind is the participant kind in lower case: standard, ingress, egress, sip, agent.

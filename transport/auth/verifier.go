@@ -78,11 +78,24 @@ func (v *Verifier) Verify(token string) (*ClaimGrants, error) {
 	}
 	grants := claims.ClaimGrants
 	grants.APIKey = claims.Issuer
+	if claims.ExpiresAt != nil {
+		grants.Expires = claims.ExpiresAt.Time
+	}
 	grants.Identity = claims.Subject
 	if grants.Identity == "" {
 		grants.Identity = claims.ID
 	}
 	return &grants, nil
+}
+
+// NewAccessToken starts a token signed with the secret of apiKey, one of the verifier's keys: the
+// node re-issues participants' tokens (refresh_token) with the key their token was signed by.
+func (v *Verifier) NewAccessToken(apiKey string) (*AccessToken, error) {
+	secret, ok := v.keys.Secret(apiKey)
+	if !ok {
+		return nil, fmt.Errorf("key %q: %w", apiKey, ErrInvalidAPIKey)
+	}
+	return NewAccessToken(apiKey, secret), nil
 }
 
 // classify maps jwt's errors to ours, keeping jwt's text as detail.

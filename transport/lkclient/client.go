@@ -25,7 +25,9 @@ const (
 type Client struct {
 	opts   Options
 	log    *slog.Logger
-	sig    *signalConn
+	sigp   atomic.Pointer[signalConn] // the current signalling connection (a resume replaces it)
+	url    string
+	token  string // the token Join was given; resumes prefer the latest refresh token
 	api    *webrtc.API
 	pub    *pcTransport
 	sub    *pcTransport
@@ -34,8 +36,12 @@ type Client struct {
 	pubReliable, pubLossy *webrtc.DataChannel
 
 	leaving atomic.Bool // Leave sent: a socket error after it is a normal end
-	events  *eventQueue
-	wg      sync.WaitGroup // our goroutines, except the event queue
+	// resuming is set while Resume runs, autoResuming while the AutoResume loop runs: a failing
+	// old connection is then expected, not the end of the session.
+	resuming, autoResuming atomic.Bool
+	resumeMu               sync.Mutex // serialises Resume
+	events                 *eventQueue
+	wg                     sync.WaitGroup // our goroutines, except the event queue
 	// rtcpReaders counts the published tracks' RTCP readers; shutdown lets them end before the
 	// publisher PeerConnection stops its senders (see stopRTCPReaders).
 	rtcpReaders sync.WaitGroup
@@ -64,6 +70,8 @@ type Client struct {
 	signals        []*livekit.SignalResponse
 	data           []*ReceivedData
 	refreshToken   string
+	resumes        int                        // successful resumes
+	reconnect      *livekit.ReconnectResponse // the latest resume's answer
 	lastRTT        time.Duration
 	pongs          int
 	subOffers      int
@@ -112,6 +120,7 @@ func Join(ctx context.Context, url, token string, opts Options) (*Client, error)
 		sig.close()
 		return nil, err
 	}
+	c.url, c.token = url, token
 	c.recordSignal(first)
 	c.emitSignal(first)
 	for _, p := range join.GetOtherParticipants() {
@@ -121,7 +130,7 @@ func Join(ctx context.Context, url, token string, opts Options) (*Client, error)
 		}
 	}
 	c.wg.Add(1)
-	go c.readLoop()
+	go c.readLoop(sig)
 	if opts.Ping {
 		c.wg.Add(1)
 		go c.pingLoop()
@@ -150,7 +159,7 @@ func newClient(sig *signalConn, join *livekit.JoinResponse, opts Options) (*Clie
 		return nil, err
 	}
 	c := &Client{
-		opts: opts, sig: sig, api: api, joinRe: join,
+		opts: opts, api: api, joinRe: join,
 		log:            opts.Logger.With("identity", join.GetParticipant().GetIdentity()),
 		done:           make(chan struct{}),
 		changed:        make(chan struct{}),
@@ -164,6 +173,7 @@ func newClient(sig *signalConn, join *livekit.JoinResponse, opts Options) (*Clie
 		speakers:       map[string]*livekit.SpeakerInfo{},
 		streamStates:   map[string]livekit.StreamState{},
 	}
+	c.sigp.Store(sig)
 	c.events = newEventQueue()
 	fail := func(err error) (*Client, error) {
 		if c.pub != nil {
@@ -291,7 +301,7 @@ func (c *Client) SendRequest(req *livekit.SignalRequest) error {
 		return ErrClosed
 	default:
 	}
-	return c.sig.send(req)
+	return c.sigp.Load().send(req)
 }
 
 // SendRaw sends one WebSocket frame as is (websocket.BinaryMessage or TextMessage), e.g. garbage bytes.
@@ -301,7 +311,7 @@ func (c *Client) SendRaw(messageType int, payload []byte) error {
 		return ErrClosed
 	default:
 	}
-	return c.sig.sendRaw(messageType, payload)
+	return c.sigp.Load().sendRaw(messageType, payload)
 }
 
 // sendInternal is SendRequest for the client's own traffic.
@@ -348,9 +358,9 @@ func (c *Client) shutdown(reason error, graceful bool) {
 		c.mu.Unlock()
 		close(c.done)
 		if graceful {
-			c.sig.closeGracefully()
+			c.sigp.Load().closeGracefully()
 		} else {
-			c.sig.close()
+			c.sigp.Load().close()
 		}
 		c.stopRTCPReaders()
 		c.pub.close()
@@ -420,18 +430,28 @@ func (c *Client) emit(f func(*Handlers)) {
 	c.events.push(func() { f(h) })
 }
 
-func (c *Client) readLoop() {
+// readLoop reads sig until it fails. A failure of a connection a resume has replaced is
+// ignored; with Options.AutoResume a lost connection starts a resume instead of ending the
+// session.
+func (c *Client) readLoop(sig *signalConn) {
 	defer c.wg.Done()
 	for {
-		res, err := c.sig.read(time.Time{})
+		res, err := sig.read(time.Time{})
 		if err != nil {
 			select {
 			case <-c.done:
 			default:
+				if c.sigp.Load() != sig {
+					return // replaced by a resume
+				}
 				c.log.Debug("signal closed", "err", err)
-				if c.leaving.Load() {
+				switch {
+				case c.leaving.Load():
 					c.shutdown(ErrClosed, false)
-				} else {
+				case c.opts.AutoResume:
+					c.startResume()
+				case c.resuming.Load():
+				default:
 					c.shutdown(fmt.Errorf("signal connection: %w", err), false)
 				}
 			}

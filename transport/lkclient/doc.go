@@ -14,6 +14,11 @@
 // with WaitFor and the typed Wait helpers; the same events are also
 // delivered to optional Handlers, in order, on one event goroutine.
 //
+// A session survives its WebSocket: Resume reconnects with reconnect=1&sid and
+// the latest refresh token, keeps both PeerConnections and restarts ICE, and
+// Options.AutoResume does so whenever the socket drops or the server sends
+// leave{RESUME}. CutSignal simulates a network failure of the socket.
+//
 // File media (a VP8 frame assembler, IVF and Ogg readers) lives in the
 // lkmedia sub-package; PublishFrames paces such frames onto a LocalTrack in
 // real time.

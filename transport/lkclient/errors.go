@@ -13,6 +13,8 @@ var (
 	ErrClosed = errors.New("lkclient: client closed")
 	// ErrNoJoinResponse is returned by Join when the first frame is not a join.
 	ErrNoJoinResponse = errors.New("lkclient: did not receive join response")
+	// ErrNoReconnectResponse is returned by Resume when the first frame is neither reconnect nor leave.
+	ErrNoReconnectResponse = errors.New("lkclient: did not receive reconnect response")
 	// ErrPublishTimeout is returned by PublishTrack when track_published does not arrive in time.
 	ErrPublishTimeout = errors.New("lkclient: publication of local track timed out")
 	// ErrNotFound is returned when a local track or data channel is unknown.

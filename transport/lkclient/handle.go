@@ -27,6 +27,11 @@ func (c *Client) handle(res *livekit.SignalResponse) {
 	case *livekit.SignalResponse_RequestResponse:
 		c.handleRequestResponse(m.RequestResponse)
 	case *livekit.SignalResponse_Leave:
+		if c.opts.AutoResume && m.Leave.GetAction() == livekit.LeaveRequest_RESUME {
+			c.log.Debug("server asks to resume", "reason", m.Leave.GetReason().String())
+			c.startResume()
+			break
+		}
 		c.mu.Lock()
 		c.leave = m.Leave
 		c.mu.Unlock()

@@ -55,6 +55,11 @@ type Options struct {
 	// Ping sends ping and ping_req every JoinResponse.ping_interval (like
 	// the JS SDK) and records the RTT from pong_resp. Off by default (the Go SDK does not ping).
 	Ping bool
+	// AutoResume keeps the session when the signalling connection drops (or the server sends
+	// leave with action RESUME): the PeerConnections stay and the client resumes with
+	// reconnect=1&sid=… (Client.Resume), retrying within ConnectTimeout. Without it a lost
+	// connection ends the session, as before.
+	AutoResume bool
 	// PacketBuffer is the capacity of each RemoteTrack's Packets channel
 	// (default DefaultPacketBuffer); when it is full packets are counted as
 	// dropped. Negative disables the channel (stats and OnRTP only).

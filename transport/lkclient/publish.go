@@ -156,6 +156,11 @@ func (c *Client) addLocalTrack(lt *LocalTrack) error {
 // negotiatePublisher runs one offer/answer on the publisher PC. With
 // onlyIfNeeded it does nothing when the PC was negotiated before.
 func (c *Client) negotiatePublisher(ctx context.Context, onlyIfNeeded bool) error {
+	return c.negotiatePublisherWith(ctx, onlyIfNeeded, nil)
+}
+
+// negotiatePublisherWith is negotiatePublisher with offer options (an ICE restart on resume).
+func (c *Client) negotiatePublisherWith(ctx context.Context, onlyIfNeeded bool, offerOpts *webrtc.OfferOptions) error {
 	c.pubNegMu.Lock()
 	defer c.pubNegMu.Unlock()
 	if onlyIfNeeded && c.pubNegotiated {
@@ -168,7 +173,7 @@ func (c *Client) negotiatePublisher(ctx context.Context, onlyIfNeeded bool) erro
 			drained = true
 		}
 	}
-	offer, err := c.pub.pc.CreateOffer(nil)
+	offer, err := c.pub.pc.CreateOffer(offerOpts)
 	if err != nil {
 		return fmt.Errorf("create offer: %w", err)
 	}

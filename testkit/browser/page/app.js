@@ -60,6 +60,7 @@ window.e2e = {
         note('DataReceived', msg);
       })
       .on(RoomEvent.Reconnecting, () => note('Reconnecting'))
+      .on(RoomEvent.Reconnected, () => note('Reconnected', { sid: room.localParticipant.sid }))
       .on(RoomEvent.SignalReconnecting, () => note('SignalReconnecting'))
       .on(RoomEvent.Disconnected, (reason) => note('Disconnected', { reason }));
     const t0 = performance.now();
@@ -121,6 +122,16 @@ window.e2e = {
     const pub = room.localParticipant.getTrackPublication(Track.Source.Camera);
     if (!pub) throw new Error('no camera publication');
     await (muted ? pub.mute() : pub.unmute());
+  },
+
+  /** Runs one of livekit-client's test scenarios (room.simulateScenario), e.g. 'signal-reconnect'. */
+  async simulate(scenario) {
+    await room.simulateScenario(scenario);
+  },
+
+  /** The local participant's current sid. */
+  sid() {
+    return room.localParticipant.sid;
   },
 
   async disconnect() {

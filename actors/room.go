@@ -44,6 +44,8 @@ type roomActor struct {
 	downWindows  map[*media.DownTrack]downWindow      // subscriber counters at the last rating
 
 	numParticipants, numTracks atomic.Int64
+
+	updates roomUpdates // room_update batching (room_update.go)
 }
 
 // memberEntry is the room's view of one participant.
@@ -126,6 +128,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.updateQuality(ctx)
 	case *updateTick:
 		r.flushUpdates(ctx)
+	case *roomUpdateTick:
+		r.roomUpdateDue()
 	case *actor.Stopping:
 		r.stopTimers()
 		for _, p := range r.participants {
@@ -183,8 +187,8 @@ func (r *roomActor) receiveRequest(ctx actor.Context, msg any) {
 		ctx.Respond(&done{})
 	case *updateRoomMetadata:
 		r.info.Metadata = m.metadata
+		r.sendRoomUpdate(r.roomInfo())
 		r.publishSummary(ctx)
-		r.broadcast(&livekit.SignalResponse{Message: &livekit.SignalResponse_RoomUpdate{RoomUpdate: &livekit.RoomUpdate{Room: r.roomInfo()}}})
 		ctx.Respond(r.roomInfo())
 	}
 }
@@ -323,8 +327,10 @@ func (r *roomActor) joinResponse(info *livekit.ParticipantInfo, subscriberPrimar
 			others = append(others, proto.Clone(p.info).(*livekit.ParticipantInfo))
 		}
 	}
+	room := r.roomInfo()
+	countJoiner(room, info)
 	return &livekit.JoinResponse{
-		Room:              r.roomInfo(),
+		Room:              room,
 		Participant:       proto.Clone(info).(*livekit.ParticipantInfo),
 		OtherParticipants: others,
 		ServerVersion:     r.node.cfg.Version,
@@ -344,7 +350,7 @@ func (r *roomActor) serverInfo() *livekit.ServerInfo {
 	return &livekit.ServerInfo{
 		Edition:  livekit.ServerInfo_Standard,
 		Version:  r.node.cfg.Version,
-		Protocol: 16,
+		Protocol: ProtocolVersion,
 		Region:   r.node.cfg.Region,
 		NodeId:   r.node.cfg.NodeID,
 	}
@@ -369,7 +375,7 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 	if p == nil || p.info.GetSid() != info.GetSid() {
 		return // a late message from a replaced session
 	}
-	wasPublisher := p.info.GetIsPublisher()
+	counted := countedAs(p.info)
 	p.info = info
 	if !p.becameActive && info.GetState() == livekit.ParticipantInfo_ACTIVE {
 		p.becameActive = true
@@ -381,7 +387,7 @@ func (r *roomActor) participantChanged(ctx actor.Context, info *livekit.Particip
 		}
 	}
 	r.queueUpdate(ctx, p)
-	if wasPublisher != info.GetIsPublisher() {
+	if counted != countedAs(info) {
 		r.publishSummary(ctx)
 	}
 }
@@ -565,20 +571,15 @@ func (r *roomActor) broadcast(resp *livekit.SignalResponse) {
 
 func (r *roomActor) roomInfo() *livekit.Room {
 	info := proto.Clone(r.info).(*livekit.Room)
-	info.NumParticipants = uint32(len(r.participants))
-	var pubs uint32
-	for _, p := range r.participants {
-		if p.info.GetIsPublisher() {
-			pubs++
-		}
-	}
-	info.NumPublishers = pubs
+	r.countRoom(info)
 	return info
 }
 
-// publishSummary keeps the node's copy of this room's info current, for ListRooms.
+// publishSummary keeps the node's copy of this room's info current, for ListRooms, and the
+// participants' through room_update (batched, room_update.go).
 func (r *roomActor) publishSummary(ctx actor.Context) {
 	ctx.Send(ctx.Parent(), &roomSummary{room: r.roomInfo()})
+	r.roomChanged(ctx)
 }
 
 // close tells everyone why they are being disconnected, then stops the room and its participants.
@@ -622,6 +623,7 @@ func (r *roomActor) stopTimers() {
 	if r.updateTimer != nil {
 		r.updateTimer.Stop()
 	}
+	r.stopRoomUpdates()
 }
 
 // updateSpeakers reads every audio track's level (atomics, no messages) and sends speakers_changed

@@ -27,7 +27,7 @@ var errorMappings = []errorMapping{
 	{actors.ErrTrackNotFound, http.StatusNotFound, twirp.NotFound, "track does not exist"},
 	{actors.ErrInvalidArgument, http.StatusBadRequest, twirp.InvalidArgument, ""},
 	{actors.ErrFailedPrecondition, http.StatusBadRequest, twirp.FailedPrecondition, ""},
-	{actors.ErrNotAllowed, http.StatusUnauthorized, twirp.PermissionDenied, ""},
+	{actors.ErrNotAllowed, http.StatusUnauthorized, twirp.Unauthenticated, ""}, // LiveKit: every permission failure is unauthenticated
 	{actors.ErrRoomFull, http.StatusServiceUnavailable, twirp.ResourceExhausted, "room is full"},
 	{actors.ErrTooManyRooms, http.StatusServiceUnavailable, twirp.ResourceExhausted, "node has reached its room limit"},
 	{actors.ErrTimeout, http.StatusServiceUnavailable, twirp.DeadlineExceeded, "request timed out"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/twitchtv/twirp"
 
 	"github.com/actor-sfu/livekit-server/actors"
@@ -27,10 +28,11 @@ type lkAnswer struct {
 }
 
 // errorCase is one refusal, LiveKit's answer to it (from livekit-server's pkg/service: errors.go,
-// auth.go and roomservice.go), and, when this node answers otherwise on purpose, why.
+// auth.go, roomservice.go, rtcservice.go and roomallocator.go), and, when this node answers
+// otherwise on purpose, why.
 type errorCase struct {
 	name      string
-	path      string // Room API method, or an /rtc/validate query
+	path      string // Room API method, an /rtc/validate query ("?…"), or a WebSocket dial of /rtc ("ws?…")
 	token     string
 	body      string
 	livekit   lkAnswer
@@ -43,7 +45,7 @@ type errorCase struct {
 // with its reason (the test logs them).
 func TestRefusalsAnswerAsLiveKit(t *testing.T) {
 	node := testkit.StartNode(t, testkit.Options{
-		Actors: actors.Config{Room: actors.RoomConfig{DisableAutoCreate: true}, Limits: actors.Limits{MaxMetadataSize: 64}},
+		Actors: actors.Config{Room: actors.RoomConfig{DisableAutoCreate: true}, Limits: actors.Limits{MaxMetadataSize: 64, MaxRooms: 2}},
 		Server: transport.ServerConfig{MaxRoomNameLength: 32, MaxRequestBodySize: 4096},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -57,6 +59,15 @@ func TestRefusalsAnswerAsLiveKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer alice.Close()
+	// "full" holds one participant at most, and it is there; with "errs" the node is at MaxRooms.
+	if _, err := node.RoomService(admin).CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "full", MaxParticipants: 1}); err != nil {
+		t.Fatal(err)
+	}
+	dave, err := testkit.Join(ctx, node.WSURL, testkit.Token(t, "full", "dave", nil), lkclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dave.Close()
 
 	mint := func(secret string, g *auth.VideoGrant, validFor time.Duration) string {
 		s, err := auth.NewAccessToken(testkit.APIKey, secret).SetVideoGrant(g).SetValidFor(validFor).ToJWT()
@@ -67,18 +78,19 @@ func TestRefusalsAnswerAsLiveKit(t *testing.T) {
 	}
 	list := &auth.VideoGrant{RoomList: true}
 	unauth := lkAnswer{twirp.Unauthenticated, http.StatusUnauthorized}
-	denied := lkAnswer{twirp.PermissionDenied, http.StatusForbidden}
-	grantDeviation := "LiveKit wraps a missing grant as unauthenticated/401 (twirpAuthError); this node keeps permission_denied/403 so clients can tell a bad token from a token lacking the grant"
 	cases := []errorCase{
 		{name: "no token", path: "ListRooms", body: `{}`, livekit: unauth},
 		{name: "not a bearer header", path: "ListRooms", token: "Basic abc", body: `{}`, livekit: unauth},
 		{name: "wrong secret", path: "ListRooms", token: "Bearer " + mint("not-the-secret", list, time.Hour), body: `{}`, livekit: unauth},
 		{name: "expired", path: "ListRooms", token: "Bearer " + mint(testkit.APISecret, list, -time.Minute), body: `{}`, livekit: unauth},
 		{name: "garbage token", path: "ListRooms", token: "Bearer x.y.z", body: `{}`, livekit: unauth},
-		{name: "join token lists rooms", path: "ListRooms", token: "Bearer " + testkit.Token(t, "errs", "bob", nil), body: `{}`,
-			livekit: unauth, ours: &denied, deviation: grantDeviation},
-		{name: "admin of another room", path: "ListParticipants", token: "Bearer " + testkit.AdminToken(t, "other"), body: `{"room":"errs"}`,
-			livekit: unauth, ours: &denied, deviation: grantDeviation},
+		// A valid token lacking the grant: LiveKit wraps every Ensure*Permission failure as
+		// unauthenticated ("permissions denied"), and so does this node.
+		{name: "join token lists rooms", path: "ListRooms", token: "Bearer " + testkit.Token(t, "errs", "bob", nil), body: `{}`, livekit: unauth},
+		{name: "join token creates a room", path: "CreateRoom", token: "Bearer " + testkit.Token(t, "errs", "bob", nil), body: `{"name":"x"}`, livekit: unauth},
+		{name: "list token deletes a room", path: "DeleteRoom", token: "Bearer " + mint(testkit.APISecret, list, time.Hour), body: `{"room":"errs"}`, livekit: unauth},
+		{name: "admin of another room", path: "ListParticipants", token: "Bearer " + testkit.AdminToken(t, "other"), body: `{"room":"errs"}`, livekit: unauth},
+		{name: "admin of another room removes", path: "RemoveParticipant", token: "Bearer " + testkit.AdminToken(t, "other"), body: `{"room":"errs","identity":"alice"}`, livekit: unauth},
 		{name: "unknown room", path: "ListParticipants", token: "Bearer " + testkit.AdminToken(t, "nope"), body: `{"room":"nope"}`,
 			livekit: lkAnswer{twirp.NotFound, http.StatusNotFound}},
 		{name: "unknown participant", path: "GetParticipant", token: "Bearer " + admin, body: `{"room":"errs","identity":"carol"}`,
@@ -106,6 +118,17 @@ func TestRefusalsAnswerAsLiveKit(t *testing.T) {
 			livekit: lkAnswer{"", http.StatusBadRequest}},
 		{name: "rtc: unknown room, auto_create off", path: "?access_token=" + testkit.Token(t, "nope", "bob", nil),
 			livekit: lkAnswer{"", http.StatusNotFound}},
+		// Limits. LiveKit checks max_participants in Room.Join on the media side; the failure
+		// closes the signal stream before any response, and /rtc answers 500 ("connection closed
+		// by media"). It has no room-count limit: its node limits (limit.num_tracks,
+		// limit.bytes_per_sec) refuse /rtc with 503 ("node has exceeded its configured limit") and
+		// CreateRoom with an untranslated error, i.e. internal/500.
+		{name: "rtc: room full", path: "ws?access_token=" + testkit.Token(t, "full", "erin", nil),
+			livekit: lkAnswer{"", http.StatusInternalServerError}, ours: &lkAnswer{"", http.StatusServiceUnavailable},
+			deviation: "LiveKit's 500 is a side effect of its signal relay closing; this node answers 503 \"room is full\" before the upgrade, so a client can tell a full room from a server fault"},
+		{name: "create beyond max_rooms", path: "CreateRoom", token: "Bearer " + admin, body: `{"name":"third"}`,
+			livekit: lkAnswer{twirp.Internal, http.StatusInternalServerError}, ours: &lkAnswer{twirp.ResourceExhausted, http.StatusTooManyRequests},
+			deviation: "LiveKit has no room-count limit and returns its node-limit error untranslated (internal/500); this node says resource_exhausted (429) so a client can tell a full node from a server fault"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -127,6 +150,18 @@ func answer(ctx context.Context, t *testing.T, base string, c errorCase) lkAnswe
 	t.Helper()
 	var req *http.Request
 	var err error
+	if q, ok := strings.CutPrefix(c.path, "ws"); ok {
+		conn, res, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/rtc"+q, nil)
+		if err == nil {
+			conn.Close()
+			return lkAnswer{"", http.StatusSwitchingProtocols}
+		}
+		if res == nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return lkAnswer{"", res.StatusCode}
+	}
 	if strings.HasPrefix(c.path, "?") {
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+"/rtc/validate"+c.path, nil)
 	} else {

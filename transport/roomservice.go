@@ -16,9 +16,9 @@ import (
 // named room for the others), then validates its input, then makes one actor request (bounded by
 // the node's request timeout) and maps actor errors to Twirp codes (errors.go).
 //
-// Authorization codes: no token, or a token that does not verify → unauthenticated (401); a valid
-// token without the needed grant → permission_denied (403). LiveKit answers unauthenticated in
-// both cases; clients treat the two alike.
+// Authorization codes, as LiveKit answers them: no token, or a token that does not verify →
+// unauthenticated (401); a valid token without the needed grant → unauthenticated (401) with
+// LiveKit's text "permissions denied" (its service wraps every Ensure*Permission failure so).
 type roomService struct {
 	s *Server
 }
@@ -88,13 +88,20 @@ func grant(ctx context.Context) (*auth.ClaimGrants, error) {
 	return g, nil
 }
 
+// errPermissionDenied is LiveKit's answer to a valid token lacking a grant: Twirp unauthenticated
+// (HTTP 401) with the text "permissions denied"; the grant that was needed rides in the error's
+// metadata, which LiveKit's clients ignore.
+func errPermissionDenied(needed string) twirp.Error {
+	return twirp.Unauthenticated.Error("permissions denied").WithMeta("needed_grant", needed)
+}
+
 func requireCreate(ctx context.Context) error {
 	g, err := grant(ctx)
 	if err != nil {
 		return err
 	}
 	if g.Video == nil || !g.Video.RoomCreate {
-		return twirp.PermissionDenied.Error("permissions denied: roomCreate grant required")
+		return errPermissionDenied("roomCreate")
 	}
 	return nil
 }
@@ -105,7 +112,7 @@ func requireList(ctx context.Context) error {
 		return err
 	}
 	if g.Video == nil || !g.Video.RoomList {
-		return twirp.PermissionDenied.Error("permissions denied: roomList grant required")
+		return errPermissionDenied("roomList")
 	}
 	return nil
 }
@@ -120,7 +127,7 @@ func requireAdmin(ctx context.Context, room string) error {
 		return twirp.RequiredArgumentError("room")
 	}
 	if !g.Video.CanAdminRoom(room) {
-		return twirp.PermissionDenied.Error("permissions denied: roomAdmin grant for this room required")
+		return errPermissionDenied("roomAdmin on this room")
 	}
 	return nil
 }

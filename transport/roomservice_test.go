@@ -128,8 +128,8 @@ func TestRoomServiceGrants(t *testing.T) {
 					{"no token", context.Background(), twirp.Unauthenticated},
 					{"bad token", withBearer(t, "garbage"), twirp.Unauthenticated},
 					{"wrong secret", withBearer(t, wrongSecret), twirp.Unauthenticated},
-					{"join-only token", withBearer(t, token(t, "alice", joinGrant("r1"))), twirp.PermissionDenied},
-					{"admin of another room", withBearer(t, serviceToken(t, &auth.VideoGrant{RoomAdmin: true, Room: "r2", RoomCreate: method == "CreateRoom" || method == "DeleteRoom", RoomList: method == "ListRooms"})), map[bool]twirp.ErrorCode{true: twirp.NoError, false: twirp.PermissionDenied}[neededGrant[method] != nil]},
+					{"join-only token", withBearer(t, token(t, "alice", joinGrant("r1"))), twirp.Unauthenticated},
+					{"admin of another room", withBearer(t, serviceToken(t, &auth.VideoGrant{RoomAdmin: true, Room: "r2", RoomCreate: method == "CreateRoom" || method == "DeleteRoom", RoomList: method == "ListRooms"})), map[bool]twirp.ErrorCode{true: twirp.NoError, false: twirp.Unauthenticated}[neededGrant[method] != nil]},
 					{"right grant", withBearer(t, serviceToken(t, grantFor(method))), twirp.NoError},
 				}
 				for _, tc := range cases {
@@ -158,7 +158,7 @@ func TestRoomServiceErrorMapping(t *testing.T) {
 		{fmt.Errorf("*actors.createRoom: %w", actors.ErrTimeout), twirp.DeadlineExceeded, "request timed out"},
 		{actors.ErrNodeClosed, twirp.Unavailable, ""},
 		{actors.ErrRoomClosing, twirp.Unavailable, ""},
-		{actors.ErrNotAllowed, twirp.PermissionDenied, ""},
+		{actors.ErrNotAllowed, twirp.Unauthenticated, ""},
 		{errBoom, twirp.Internal, "internal error"},
 	}
 	for _, tc := range tests {

@@ -123,13 +123,51 @@ func startProvider(cfg *Config, keys auth.KeyProvider, nodeCfg *actors.Config, l
 	if !cfg.needsProvider() {
 		return nil, nil
 	}
-	p, err := turn.NewProvider(cfg.providerConfig(keys, log))
+	pc := cfg.providerConfig(keys, log)
+	p, err := turn.NewProvider(pc)
 	if err != nil {
 		return nil, fmt.Errorf("starting TURN: %w", err)
+	}
+	if cfg.TURN.Enabled {
+		for _, ip := range restrictedNodeIPs(pc.TURNOptions.NodeIPs, cfg.TURN.AllowRestrictedPeerCIDRs) {
+			log.Warn("turn: the relay refuses to reach this node's own address, which is private or loopback; add it to turn.allow_restricted_peer_cidrs", "node_ip", ip)
+		}
 	}
 	nodeCfg.ICEServersFor = p.ICEServers
 	if len(cfg.RTC.TURNServers) > 0 {
 		log.Info("TURN servers handed to clients", "count", len(cfg.RTC.TURNServers))
 	}
 	return p, nil
+}
+
+// restrictedNodeIPs are the node IPs the TURN relay refuses by default (loopback, private,
+// link-local) that no allow_restricted_peer_cidrs entry covers.
+func restrictedNodeIPs(nodeIPs, allowed []string) []string {
+	var nets []*net.IPNet
+	for _, a := range allowed {
+		if ip := net.ParseIP(a); ip != nil {
+			a += "/32"
+			if ip.To4() == nil {
+				a = ip.String() + "/128"
+			}
+		}
+		if _, n, err := net.ParseCIDR(a); err == nil {
+			nets = append(nets, n)
+		}
+	}
+	var out []string
+	for _, s := range nodeIPs {
+		ip := net.ParseIP(s)
+		if ip == nil || !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()) {
+			continue
+		}
+		covered := false
+		for _, n := range nets {
+			covered = covered || n.Contains(ip)
+		}
+		if !covered {
+			out = append(out, s)
+		}
+	}
+	return out
 }

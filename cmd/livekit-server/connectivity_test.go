@@ -350,3 +350,11 @@ func bindable(network string, port int) error {
 	}
 	return err
 }
+
+// The node warns when its own address is one the relay refuses unless allowed.
+func TestRestrictedNodeIPs(t *testing.T) {
+	got := restrictedNodeIPs([]string{"127.0.0.1", "10.1.2.3", "192.168.1.5", "203.0.113.7"}, []string{"10.0.0.0/8", "192.168.1.5"})
+	if !slices.Equal(got, []string{"127.0.0.1"}) {
+		t.Errorf("restricted node IPs %v, want [127.0.0.1]", got)
+	}
+}

@@ -38,6 +38,10 @@ type Config struct {
 	Limits Limits
 	// ICEServers are handed to clients in JoinResponse. The default hands out none.
 	ICEServers []*livekit.ICEServer
+	// ICEServersFor, when set, mints a participant's ice_servers at its join instead of
+	// ICEServers (per-session TURN credentials). tlsOnly asks for TLS-capable TURN only
+	// (PROTOCOL.md §12.5). It runs on the room's goroutine and must not block.
+	ICEServersFor func(participantSID string, tlsOnly bool) []*livekit.ICEServer
 	// PingInterval and PingTimeout are told to clients in JoinResponse (LiveKit: 5 s and 15 s).
 	PingInterval, PingTimeout time.Duration
 	// RequestTimeout bounds every Room API call that has no earlier context deadline.
@@ -497,4 +501,13 @@ func (n *Node) checkAttributes(attrs map[string]string) error {
 		return fmt.Errorf("attributes are %d bytes, limit %d: %w", size, n.cfg.Limits.MaxAttributesSize, ErrInvalidArgument)
 	}
 	return nil
+}
+
+// iceServers is a participant's JoinResponse ice_servers: minted by Config.ICEServersFor when
+// set, else the static Config.ICEServers.
+func (n *Node) iceServers(participantSID string) []*livekit.ICEServer {
+	if n.cfg.ICEServersFor != nil {
+		return n.cfg.ICEServersFor(participantSID, false)
+	}
+	return n.cfg.ICEServers
 }

@@ -334,7 +334,7 @@ func (r *roomActor) joinResponse(info *livekit.ParticipantInfo, subscriberPrimar
 		Participant:       proto.Clone(info).(*livekit.ParticipantInfo),
 		OtherParticipants: others,
 		ServerVersion:     r.node.cfg.Version,
-		IceServers:        r.node.cfg.ICEServers,
+		IceServers:        r.node.iceServers(info.GetSid()),
 		SubscriberPrimary: subscriberPrimary,
 		ClientConfiguration: &livekit.ClientConfiguration{
 			ResumeConnection: livekit.ClientConfigSetting_ENABLED,

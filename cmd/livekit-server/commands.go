@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/turn"
 )
 
 // base62 is the alphabet of generated keys and secrets.
@@ -160,8 +161,26 @@ func cmdPorts(args []string, getenv func(string) string, stdout, _ io.Writer) er
 	if p := c.DebugHandler.Port; p != 0 {
 		fmt.Fprintf(stdout, "%d - debug pages\n", p)
 	}
+	if t := c.TURN; t.Enabled {
+		if t.TCPPort != 0 {
+			fmt.Fprintf(stdout, "%d - TURN/TCP\n", t.TCPPort)
+		}
+		if t.TLSPort != 0 {
+			fmt.Fprintf(stdout, "%d - TURN/TLS\n", t.TLSPort)
+		}
+	}
 	fmt.Fprintln(stdout, "UDP Ports")
 	fmt.Fprintf(stdout, "%d - ICE/UDP\n", c.RTC.UDPPort)
+	if t := c.TURN; t.Enabled {
+		if t.UDPPort != 0 {
+			fmt.Fprintf(stdout, "%d - TURN/UDP\n", t.UDPPort)
+		}
+		start, end := t.RelayRangeStart, t.RelayRangeEnd
+		if start == 0 && end == 0 {
+			start, end = turn.DefaultRelayRangeStart, turn.DefaultRelayRangeEnd
+		}
+		fmt.Fprintf(stdout, "%d-%d - TURN relay\n", start, end)
+	}
 	return nil
 }
 

@@ -80,6 +80,15 @@ func TestPorts(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("ports printed\n%s\nwant\n%s", out.String(), want)
 	}
+	out.Reset()
+	body = "rtc:\n  udp_port: 7882\n  tcp_port: 7881\nturn:\n  enabled: true\n  udp_port: 3478\n  tcp_port: 3479\n  tls_port: 5349\n  domain: t.example.com\n  external_tls: true\n"
+	if code := run([]string{"ports", "--config-body", body}, env(nil), &out, io.Discard); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want = "TCP Ports\n7880 - HTTP service\n7881 - ICE/TCP\n3479 - TURN/TCP\n5349 - TURN/TLS\nUDP Ports\n7882 - ICE/UDP\n3478 - TURN/UDP\n30000-40000 - TURN relay\n"
+	if out.String() != want {
+		t.Errorf("ports with turn: printed\n%s\nwant\n%s", out.String(), want)
+	}
 	// A config whose webhook names one of its keys still answers: the placeholder is used only
 	// when there are no keys at all.
 	withHooks := "keys:\n  APIk: some-long-secret-some-long-secret-00\nwebhook:\n  api_key: APIk\n  urls: [http://127.0.0.1:9/h]\n"

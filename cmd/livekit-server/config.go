@@ -21,6 +21,7 @@ import (
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/auth"
+	"github.com/actor-sfu/livekit-server/transport/turn"
 )
 
 // Config is the node's configuration. YAML keys follow livekit-server's config file, so an existing
@@ -41,6 +42,8 @@ type Config struct {
 	PrometheusPort int                `yaml:"prometheus_port"`
 	Prometheus     PrometheusConfig   `yaml:"prometheus"`
 	DebugHandler   DebugHandlerConfig `yaml:"debug_handler"`
+	// TURN is LiveKit's turn: section: the embedded TURN server.
+	TURN turn.Config `yaml:"turn"`
 
 	// Set from flags only.
 	Dev          bool          `yaml:"-"`
@@ -84,6 +87,8 @@ type RTCConfig struct {
 	EnableLoopbackCandidate bool      `yaml:"enable_loopback_candidate"`
 	IPs                     IPsConfig `yaml:"ips"`
 	STUNServers             []string  `yaml:"stun_servers"`
+	// TURNServers are external TURN servers handed to clients (LiveKit's rtc.turn_servers).
+	TURNServers []turn.ExternalConfig `yaml:"turn_servers"`
 	// SRTPGCMOnly (not a LiveKit key) offers only AEAD-AES-GCM SRTP profiles.
 	SRTPGCMOnly bool `yaml:"srtp_gcm_only"`
 	// DataChannelMaxBufferedAmount is LiveKit's key: bytes a subscriber's data channel may hold
@@ -167,7 +172,7 @@ func (p *Port) UnmarshalYAML(n *yaml.Node) error {
 func defaultConfig() Config {
 	return Config{
 		Port:                7880,
-		RTC:                 RTCConfig{UDPPort: 7882},
+		RTC:                 RTCConfig{UDPPort: 7882, TCPPort: 7881},
 		DrainTimeout:        10 * time.Second,
 		WebhookDrainTimeout: 5 * time.Second,
 	}
@@ -179,6 +184,7 @@ func (c *Config) applyDev() {
 	c.Keys = map[string]string{"devkey": "secret"}
 	c.BindAddresses = []string{"127.0.0.1"}
 	c.RTC.EnableLoopbackCandidate = true
+	c.RTC.TCPPort = 0 // ICE over UDP only, as before ICE/TCP was on by default
 	c.LogLevel = "debug"
 	c.DebugPages = true
 }
@@ -227,6 +233,7 @@ type flagValues struct {
 	port         int
 	nodeIP       string
 	udpPort      int
+	tcpPort      int
 	srtpGCMOnly  bool
 	keys         string
 	logLevel     string
@@ -255,6 +262,7 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.IntVar(&fv.port, "port", 0, "HTTP port (default 7880)")
 	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip); also NODE_IP")
 	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882); also UDP_PORT")
+	fs.IntVar(&fv.tcpPort, "tcp-port", 0, "the passive ICE/TCP port (rtc.tcp_port; default 7881, off with --dev); 0 turns ICE/TCP off")
 	fs.BoolVar(&fv.srtpGCMOnly, "srtp-gcm-only", false, "offer only AEAD-AES-GCM for SRTP (browsers then use it; clients without GCM cannot connect)")
 	fs.StringVar(&fv.keys, "keys", "", `API keys as "key: secret" pairs (newline or comma separated); also LIVEKIT_KEYS`)
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error")
@@ -319,6 +327,7 @@ func loadConfig(args []string, getenv func(string) string, readFile func(string)
 	if err := res.setLogging(&cfg, fv.logLevel, fv.logFormat); err != nil {
 		return nil, err
 	}
+	res.warnings = append(res.warnings, cfg.dropUncredentialedTURNServers()...)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -422,6 +431,9 @@ func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 	}
 	if set["udp-port"] {
 		cfg.RTC.UDPPort = Port(fv.udpPort)
+	}
+	if set["tcp-port"] {
+		cfg.RTC.TCPPort = Port(fv.tcpPort)
 	}
 	if set["srtp-gcm-only"] {
 		cfg.RTC.SRTPGCMOnly = fv.srtpGCMOnly
@@ -555,6 +567,15 @@ func (c *Config) validate() error {
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		return fmt.Errorf("rtc.udp_port %d is out of range", c.RTC.UDPPort)
 	}
+	if c.RTC.TCPPort < 0 || c.RTC.TCPPort > 65535 {
+		return fmt.Errorf("rtc.tcp_port %d is out of range", c.RTC.TCPPort)
+	}
+	if err := c.TURN.Validate(); err != nil {
+		return err
+	}
+	if _, err := turn.NewExternals(c.RTC.TURNServers); err != nil {
+		return err
+	}
 	if c.RTC.NodeIP != "" && net.ParseIP(c.RTC.NodeIP) == nil {
 		return fmt.Errorf("rtc.node_ip %q is not an IP address", c.RTC.NodeIP)
 	}
@@ -592,11 +613,28 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// dropUncredentialedTURNServers removes the rtc.turn_servers entries with neither
+// username+credential nor a secret, one warning each: LiveKit's sample has such an entry, and a
+// browser given a turn: URL without credentials refuses the whole RTCConfiguration.
+func (c *Config) dropUncredentialedTURNServers() []string {
+	var w []string
+	kept := c.RTC.TURNServers[:0:0]
+	for i, e := range c.RTC.TURNServers {
+		if e.Secret == "" && e.SecretFile == "" && (e.Username == "" || e.Credential == "") {
+			w = append(w, fmt.Sprintf("rtc.turn_servers[%d] (%s:%d) has no username/credential or secret: it is not handed to clients", i, e.Host, e.Port))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	c.RTC.TURNServers = kept
+	return w
+}
+
 // unsupported lists accepted settings this node does not act on (or acts on differently).
 func (c *Config) unsupported() []string {
 	var w []string
-	if c.RTC.UseExternalIP {
-		w = append(w, "rtc.use_external_ip is not supported (no STUN discovery); set rtc.node_ip to the public address")
+	if c.RTC.UseExternalIP && c.RTC.NodeIP != "" {
+		w = append(w, "rtc.use_external_ip is ignored: rtc.node_ip "+c.RTC.NodeIP+" is advertised")
 	}
 	if len(c.RTC.IPs.Includes) > 0 || len(c.RTC.IPs.Excludes) > 0 {
 		w = append(w, "rtc.ips.includes/excludes are not supported yet; candidates are gathered on every interface")

@@ -29,6 +29,7 @@ import (
 	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
+	"github.com/actor-sfu/livekit-server/transport/turn"
 	"github.com/actor-sfu/livekit-server/transport/webhook"
 )
 
@@ -102,7 +103,8 @@ func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	node, handler, metrics, err := startNode(ld, hooks, log)
+	resolveExternalIP(ctx, cfg, log)
+	node, handler, metrics, ice, err := startNode(ld, hooks, log)
 	if err != nil {
 		if hooks != nil {
 			_ = hooks.Close(context.Background())
@@ -114,6 +116,7 @@ func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error
 	servers, err := listenAll(cfg, httpSrv, sideServers(cfg, handler, metrics, errorLog), log)
 	if err != nil {
 		_ = node.Close(context.Background())
+		closeProvider(ice, log)
 		if hooks != nil {
 			_ = hooks.Close(context.Background())
 		}
@@ -123,7 +126,7 @@ func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error
 	for _, s := range servers {
 		go func() { serveErr <- s.srv.Serve(s.l) }()
 	}
-	log.Info("livekit-server started", "version", version, "udp", node.UDPAddr(), "keys", ld.keys.Keys(), "dev", cfg.Dev)
+	log.Info("livekit-server started", "version", version, "udp", node.UDPAddr(), "tcp", int(cfg.RTC.TCPPort), "node_ip", cfg.RTC.NodeIP, "turn", ice != nil && ice.Embedded != nil, "keys", ld.keys.Keys(), "dev", cfg.Dev)
 
 	var failure error
 	select {
@@ -135,6 +138,7 @@ func serve(ctx context.Context, stop func(), ld *loaded, log *slog.Logger) error
 	stop()                // a second signal now kills the process the default way
 	handler.SetDraining() // GET / answers 503 from now on, so load balancers stop sending joins
 	shutdown(shutdownPlan{cfg.DrainTimeout, cfg.WebhookDrainTimeout}, node, handler, hooks, uniqueServers(servers), log)
+	closeProvider(ice, log) // after the node: its participants' relayed media ends with it
 	log.Info("stopped")
 	return failure
 }
@@ -154,12 +158,16 @@ func startWebhooks(ld *loaded, log *slog.Logger) (*webhook.Notifier, error) {
 	return n, nil
 }
 
-// startNode starts the actors node (its events going to hooks, when set) and builds the HTTP
-// handler in front of it, with /metrics on the main port when --dev or --metrics-on-main-port
-// asks for it.
-func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.Node, *transport.Server, *transport.Metrics, error) {
+// startNode starts the TURN provider (when TURN is configured) and the actors node (its events
+// going to hooks, when set), and builds the HTTP handler in front of it, with /metrics on the
+// main port when --dev or --metrics-on-main-port asks for it.
+func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.Node, *transport.Server, *transport.Metrics, *turn.Provider, error) {
 	metricsOpts := transport.MetricsOptions{}
 	nodeCfg := ld.cfg.nodeConfig(version, log)
+	ice, err := startProvider(&ld.cfg, ld.keys, &nodeCfg, log)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
 	if hooks != nil {
 		metricsOpts.Webhooks = hooks
 	}
@@ -172,7 +180,8 @@ func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.N
 	}
 	node, err := actors.NewNode(nodeCfg)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("starting node: %w", err)
+		closeProvider(ice, log)
+		return nil, nil, nil, nil, fmt.Errorf("starting node: %w", err)
 	}
 	metrics.Attach(node)
 	srvCfg := ld.cfg.serverConfig()
@@ -180,7 +189,17 @@ func startNode(ld *loaded, hooks *webhook.Notifier, log *slog.Logger) (*actors.N
 	if ld.cfg.Dev || ld.cfg.MetricsOnMainPort {
 		srvCfg.Metrics = metrics
 	}
-	return node, transport.NewServer(srvCfg, node, ld.keys, log), metrics, nil
+	return node, transport.NewServer(srvCfg, node, ld.keys, log), metrics, ice, nil
+}
+
+// closeProvider stops the embedded TURN server, if one runs.
+func closeProvider(p *turn.Provider, log *slog.Logger) {
+	if p == nil {
+		return
+	}
+	if err := p.Close(); err != nil {
+		log.Warn("TURN server did not close cleanly", "err", err)
+	}
 }
 
 // boundServer is one listener and the server that serves it.

@@ -85,10 +85,9 @@ func TestLiveKitSampleKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LiveKit's sample refused: %v", err)
 	}
-	unsupported := []string{"redis", "rtc.port_range_start", "rtc.port_range_end", "rtc.packet_buffer_size", "rtc.turn_servers",
+	unsupported := []string{"redis", "rtc.port_range_start", "rtc.port_range_end", "rtc.packet_buffer_size",
 		"rtc.congestion_control", "rtc.pli_throttle", "rtc.interfaces", "logging.pion_level", "logging.sample",
-		"room.enabled_codecs", "audio", "turn", "region", "node_selector", "limit.num_tracks", "limit.bytes_per_sec",
-		"rtc.use_external_ip"}
+		"room.enabled_codecs", "audio", "region", "node_selector", "limit.num_tracks", "limit.bytes_per_sec"}
 	for _, key := range unsupported {
 		n := 0
 		for _, w := range ld.warnings {
@@ -103,8 +102,16 @@ func TestLiveKitSampleKeys(t *testing.T) {
 			t.Errorf("%s: %d warning lines, want 1:\n%s", key, n, strings.Join(ld.warnings, "\n"))
 		}
 	}
-	if len(ld.warnings) != len(unsupported) {
-		t.Errorf("%d warnings for %d unsupported keys:\n%s", len(ld.warnings), len(unsupported), strings.Join(ld.warnings, "\n"))
+	// The sample's turn_servers entry has no credentials: kept out of ice_servers, one warning.
+	all := strings.Join(ld.warnings, "\n")
+	if !strings.Contains(all, "rtc.turn_servers[0] (myhost.com:443) has no username/credential") || len(ld.cfg.RTC.TURNServers) != 0 {
+		t.Errorf("uncredentialed rtc.turn_servers entry: %v kept, warnings:\n%s", ld.cfg.RTC.TURNServers, all)
+	}
+	if len(ld.warnings) != len(unsupported)+1 {
+		t.Errorf("%d warnings for %d unsupported keys and turn_servers[0]:\n%s", len(ld.warnings), len(unsupported), all)
+	}
+	if c := ld.cfg.TURN; c.Enabled || c.UDPPort != 3478 || c.TLSPort != 5349 || c.Domain != "turn.myhost.com" {
+		t.Errorf("turn: section = %+v", c)
 	}
 	if ld.level != slog.LevelWarn {
 		t.Errorf("logging.level warning (LiveKit's spelling) gave %v", ld.level)

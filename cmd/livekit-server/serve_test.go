@@ -89,6 +89,7 @@ key_file: %s
 prometheus_port: %d
 rtc:
   udp_port: %d
+  tcp_port: %d
   port_range_start: 50000
   port_range_end: 60000
   use_external_ip: false
@@ -123,7 +124,7 @@ func TestLiveKitConfigFileStartsTheNode(t *testing.T) {
 	defer receiver.Close()
 	port, promPort, udpPort := freePort(t, "tcp"), freePort(t, "tcp"), freePort(t, "udp")
 	cfgPath := filepath.Join(dir, "livekit.yaml")
-	body := fmt.Sprintf(liveKitConfig, port, keyFile, promPort, udpPort, e2eKey, receiver.URL)
+	body := fmt.Sprintf(liveKitConfig, port, keyFile, promPort, udpPort, freePort(t, "tcp"), e2eKey, receiver.URL)
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +327,8 @@ func TestServeFailsOnBusyPrometheusPort(t *testing.T) {
 	defer busy.Close()
 	promPort := busy.Addr().(*net.TCPAddr).Port
 	port := freePort(t, "tcp")
-	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1]\nkeys:\n  %s: %s\nprometheus:\n  port: %d\nrtc:\n  udp_port: %d\n",
-		port, e2eKey, e2eSecret, promPort, freePort(t, "udp"))
+	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1]\nkeys:\n  %s: %s\nprometheus:\n  port: %d\nrtc:\n  udp_port: %d\n  tcp_port: %d\n",
+		port, e2eKey, e2eSecret, promPort, freePort(t, "udp"), freePort(t, "tcp"))
 	ld, err := loadConfig([]string{"--config-body", body}, env(nil), os.ReadFile, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -503,7 +503,7 @@ func (n *Node) checkAttributes(attrs map[string]string) error {
 	return nil
 }
 
-// iceServers is a participant's JoinResponse ice_servers: minted by Config.ICEServersFor when
+// iceServers is a participant's JoinResponse and ReconnectResponse ice_servers: minted afresh by Config.ICEServersFor when
 // set, else the static Config.ICEServers.
 func (n *Node) iceServers(participantSID string) []*livekit.ICEServer {
 	if n.cfg.ICEServersFor != nil {

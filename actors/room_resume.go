@@ -27,7 +27,7 @@ func (r *roomActor) resume(ctx actor.Context, req *ResumeRequest) {
 		return
 	}
 	reconnect := &livekit.ReconnectResponse{
-		IceServers:          r.node.cfg.ICEServers,
+		IceServers:          r.node.iceServers(p.info.GetSid()), // fresh TURN credentials at every resume
 		ClientConfiguration: &livekit.ClientConfiguration{ResumeConnection: livekit.ClientConfigSetting_ENABLED},
 		ServerInfo:          r.serverInfo(),
 		LastMessageSeq:      p.sink.lastDataSeq.Load(),

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -112,13 +113,34 @@ func (s *Server) handleV1(w http.ResponseWriter, _ *http.Request) {
 	writeText(w, http.StatusNotFound, "single peer connection mode is not supported")
 }
 
-// reject logs a refused connection attempt.
+// reject logs a refused connection attempt: a client's mistake (4xx) at Debug, so that anyone
+// without a token cannot fill the log, the node's own trouble (5xx) at Warn. The error text may
+// quote what the client sent, so it is clipped.
 func (s *Server) reject(r *http.Request, herr *httpError) {
-	lvl := s.log.Info
+	lvl := s.log.Debug
 	if herr.status >= 500 {
 		lvl = s.log.Warn
 	}
-	lvl("signal connection refused", "path", r.URL.Path, "status", herr.status, "reason", herr.msg, "err", herr.err, "remote", r.RemoteAddr)
+	errText := ""
+	if herr.err != nil {
+		errText = clipForLog(herr.err.Error())
+	}
+	lvl("signal connection refused", "path", r.URL.Path, "status", herr.status, "reason", herr.msg, "err", errText, "remote", r.RemoteAddr)
+}
+
+// maxLoggedInput is how much of a client-supplied string a log line quotes.
+const maxLoggedInput = 200
+
+// clipForLog shortens s to maxLoggedInput bytes (on a rune boundary), saying how much was cut.
+func clipForLog(s string) string {
+	if len(s) <= maxLoggedInput {
+		return s
+	}
+	cut := maxLoggedInput
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // admit runs every check of /rtc and /rtc/validate that needs no actor and builds the join request

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,6 +184,7 @@ func (c *participantSocket) serve(ws *websocket.Conn, sess session) {
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
+		defer c.recoverWriter()
 		c.writeLoop(ws)
 	}()
 	leave := c.readLoop(ws, sess)
@@ -351,6 +353,16 @@ func (l *rateLimiter) allow(now time.Time) bool {
 	}
 	l.tokens--
 	return true
+}
+
+// recoverWriter turns a panic on the writer goroutine, which no actor or HTTP server supervises,
+// into the end of this one connection: the client is told (1011) and may resume; the process and
+// every other participant live on.
+func (c *participantSocket) recoverWriter() {
+	if v := recover(); v != nil {
+		c.log.Error("signal writer panicked; closing the connection", "panic", v, "stack", string(debug.Stack()))
+		c.kill(websocket.CloseInternalServerErr, "internal error")
+	}
 }
 
 // writeLoop is the only writer of data frames on ws. It also pings every pingInterval, so that

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -278,5 +279,26 @@ func TestRateLimiterBurstThenRate(t *testing.T) {
 	}
 	if off := newRateLimiter(-1, 0, t0); !off.allow(t0) || !off.allow(t0) {
 		t.Fatal("a negative rate must disable the limiter")
+	}
+}
+
+// A panic on the writer goroutine ends that connection only: it is recovered, logged, and the
+// socket is dead for further sends, instead of taking the process down.
+func TestSignalWriterPanicEndsOnlyItsConnection(t *testing.T) {
+	c := newParticipantSocket(ServerConfig{SignalQueueSize: 4}, slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer c.recoverWriter()
+		panic("writer bug")
+	}()
+	<-done
+	select {
+	case <-c.dead:
+	default:
+		t.Fatal("the connection is still alive after its writer panicked")
+	}
+	if err := c.Send(&livekit.SignalResponse{}); err == nil {
+		t.Fatal("Send succeeded on a connection whose writer died")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twitchtv/twirp"
 
@@ -78,5 +79,17 @@ func TestUpdateParticipantNameLimit(t *testing.T) {
 	defer node.mu.Unlock()
 	if len(node.calls) != 1 {
 		t.Fatalf("node calls %v, want exactly the accepted update", node.calls)
+	}
+}
+
+// Client-supplied text quoted in a log line is clipped on a rune boundary and says what it cut.
+func TestClipForLog(t *testing.T) {
+	if got := clipForLog("short"); got != "short" {
+		t.Errorf("clipForLog(short) = %q", got)
+	}
+	long := strings.Repeat("é", 150) // 300 bytes
+	got := clipForLog(long)
+	if !utf8.ValidString(got) || len(got) > maxLoggedInput+32 || !strings.HasSuffix(got, "(100 more bytes)") {
+		t.Errorf("clipForLog(300 bytes of é) = %q (%d bytes)", got, len(got))
 	}
 }

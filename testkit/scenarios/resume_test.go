@@ -403,10 +403,22 @@ func TestResumeReportsDepartures(t *testing.T) {
 	if err := alice.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alice.WaitSignal(ctx, func(s *livekit.SignalResponse) bool { return s.GetRoomUpdate() != nil }); err != nil {
-		t.Fatal(err)
+	// Wait for the room_update that ends the resume's snapshot: one sent before the resume (the
+	// room's counts changed when carol left) does not count.
+	var sigs []*livekit.SignalResponse
+	if err := waitUntil(ctx, func() bool {
+		sigs = alice.Signals()
+		seenReconnect := false
+		for _, s := range sigs {
+			seenReconnect = seenReconnect || s.GetReconnect() != nil
+			if seenReconnect && s.GetRoomUpdate() != nil {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no room_update after the ReconnectResponse: %v", err)
 	}
-	sigs := alice.Signals()
 	for i, s := range sigs {
 		if s.GetReconnect() == nil {
 			continue

@@ -118,9 +118,12 @@ func (f *fakeSFU) serveRTC(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *fakeSession) send(res *livekit.SignalResponse) {
+	s.mu.Lock()
+	asJSON := s.json // written by readLoop under mu
+	s.mu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	mt, b, err := encodeResponse(res, s.json)
+	mt, b, err := encodeResponse(res, asJSON)
 	if err == nil {
 		err = s.ws.WriteMessage(mt, b)
 	}

@@ -141,6 +141,10 @@ type LimitConfig struct {
 	ParticipantUpdateBytesPerSecond int `yaml:"participant_update_bytes_per_second"`
 	MaxSubscriptionTracks           int `yaml:"max_subscription_tracks"`
 	MaxICECandidatesPerPC           int `yaml:"max_ice_candidates_per_pc"`
+	// TCP connections the main port holds at once, in all and per remote IP (0 = the default
+	// 10,000 and 512; negative = no cap).
+	MaxConnections      int `yaml:"max_connections"`
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 }
 
 // WebhookConfig is the webhook: section: every lifecycle event is POSTed to each URL, signed with
@@ -772,6 +776,20 @@ func (c *Config) serverConfig() transport.ServerConfig {
 		MaxNameLength:        c.Limit.MaxParticipantNameLength,
 		Debug:                c.debugAccess(),
 	}
+}
+
+// connLimits is the cap on the main port's TCP connections.
+func (c *Config) connLimits() transport.ConnLimits {
+	pick := func(v, def int) int {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	return transport.ConnLimits{Total: pick(c.Limit.MaxConnections, 10000), PerIP: pick(c.Limit.MaxConnectionsPerIP, 512)}
 }
 
 // listenAddrs returns the HTTP listen addresses of the main port.

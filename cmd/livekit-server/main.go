@@ -253,6 +253,9 @@ func listenAll(cfg *Config, main *http.Server, sides []sideServer, log *slog.Log
 			return nil, err
 		}
 		for _, l := range ls {
+			if w.role == "http" {
+				l = transport.LimitListener(l, cfg.connLimits())
+			}
 			out = append(out, boundServer{l: l, srv: w.srv, role: w.role})
 			log.Info("listening", w.role, l.Addr().String())
 		}

@@ -263,8 +263,8 @@ func (e *Engine) settingEngine(mux ice.UDPMux, bind net.IP) (webrtc.SettingEngin
 	if err := e.applyFilters(&se, bind); err != nil {
 		return se, err
 	}
-	if e.cfg.NodeIP != "" {
-		se.SetNAT1To1IPs([]string{e.cfg.NodeIP}, webrtc.ICECandidateTypeHost)
+	if m := e.cfg.natMappings(); len(m) > 0 {
+		se.SetNAT1To1IPs(m, webrtc.ICECandidateTypeHost)
 	}
 	return se, nil
 }

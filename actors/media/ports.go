@@ -157,28 +157,67 @@ func (e *Engine) udpNetworks(bind net.IP) []webrtc.NetworkType {
 // hostHasIPv6 reports whether an interface that passes the filters has an
 // IPv6 address ICE would use (not link-local; loopback only if included).
 func hostHasIPv6(c Config) bool {
+	for _, ip := range localIPs(c) {
+		if ip.To4() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// localIPs are the addresses of the interfaces that are up and pass the
+// filters, as pion gathers them: link-local left out, loopback only when
+// included.
+func localIPs(c Config) []net.IP {
 	ifFilter, ipFilter, err := c.filters()
 	if err != nil {
-		return false
+		return nil
 	}
 	ifaces, err := net.Interfaces()
 	if err != nil {
-		return false
+		return nil
 	}
+	var out []net.IP
 	for _, ifc := range ifaces {
 		loop := ifc.Flags&net.FlagLoopback != 0
-		if ifc.Flags&net.FlagUp == 0 || (loop && !c.IncludeLoopback) || (ifFilter != nil && !ifFilter(ifc.Name)) {
+		if ifc.Flags&net.FlagUp == 0 || (loop && !c.IncludeLoopback && !c.LoopbackOnly) || (ifFilter != nil && !ifFilter(ifc.Name)) {
 			continue
 		}
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
 			n, ok := a.(*net.IPNet)
-			if ok && n.IP.To4() == nil && !n.IP.IsLinkLocalUnicast() && (ipFilter == nil || ipFilter(n.IP)) {
-				return true
+			if ok && !n.IP.IsLinkLocalUnicast() && (ipFilter == nil || ipFilter(n.IP)) {
+				out = append(out, n.IP)
 			}
 		}
 	}
-	return false
+	return out
+}
+
+// natMappings are the SettingEngine's 1:1 NAT host mappings for NodeIP: the
+// one address for every host candidate, except that with IncludeLoopback the
+// loopback candidates keep their address (pion maps every host candidate to
+// a sole IP, so each local address of NodeIP's family is mapped explicitly).
+func (c Config) natMappings() []string {
+	node := net.ParseIP(c.NodeIP)
+	if node == nil {
+		return nil
+	}
+	if !c.IncludeLoopback || c.LoopbackOnly {
+		return []string{c.NodeIP}
+	}
+	var out []string
+	for _, ip := range localIPs(c) {
+		if (ip.To4() == nil) != (node.To4() == nil) {
+			continue
+		}
+		if ip.IsLoopback() {
+			out = append(out, ip.String()+"/"+ip.String())
+		} else {
+			out = append(out, c.NodeIP+"/"+ip.String())
+		}
+	}
+	return out
 }
 
 // listenUDPMuxes binds the muxed ICE UDP port(s): on the one bind address

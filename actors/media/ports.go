@@ -64,9 +64,9 @@ func inAny(nets []*net.IPNet, ip net.IP) bool {
 }
 
 // filters are the interface and IP filters of this configuration, nil when
-// they let everything through. LoopbackOnly keeps loopback alone. Loopback
-// addresses pass the IP filter when IncludeLoopback asks for them, whatever
-// IPsInclude says (LiveKit's enable_loopback_candidate).
+// they let everything through. LoopbackOnly keeps loopback alone. With
+// IncludeLoopback (LiveKit's enable_loopback_candidate) loopback passes the
+// include lists whatever they name; the exclude lists still win.
 func (c Config) filters() (ifFilter func(string) bool, ipFilter func(net.IP) bool, err error) {
 	if c.LoopbackOnly {
 		return func(name string) bool { return name == "lo" || name == "lo0" },
@@ -76,15 +76,12 @@ func (c Config) filters() (ifFilter func(string) bool, ipFilter func(net.IP) boo
 		inc, exc := c.InterfacesInclude, c.InterfacesExclude
 		loop := c.IncludeLoopback
 		ifFilter = func(name string) bool {
-			if loop && (name == "lo" || name == "lo0") {
-				return true
-			}
 			for _, x := range exc {
 				if x == name {
 					return false
 				}
 			}
-			if len(inc) == 0 {
+			if len(inc) == 0 || (loop && (name == "lo" || name == "lo0")) {
 				return true
 			}
 			for _, x := range inc {
@@ -106,13 +103,10 @@ func (c Config) filters() (ifFilter func(string) bool, ipFilter func(net.IP) boo
 		}
 		loop := c.IncludeLoopback
 		ipFilter = func(ip net.IP) bool {
-			if loop && ip.IsLoopback() {
-				return true
-			}
 			if inAny(exc, ip) {
 				return false
 			}
-			return len(inc) == 0 || inAny(inc, ip)
+			return len(inc) == 0 || inAny(inc, ip) || (loop && ip.IsLoopback())
 		}
 	}
 	return ifFilter, ipFilter, nil
@@ -166,8 +160,8 @@ func hostHasIPv6(c Config) bool {
 }
 
 // localIPs are the addresses of the interfaces that are up and pass the
-// filters, as pion gathers them: link-local left out, loopback only when
-// included.
+// filters, as pion gathers them: link-local and ::1 left out, loopback only
+// when included.
 func localIPs(c Config) []net.IP {
 	ifFilter, ipFilter, err := c.filters()
 	if err != nil {
@@ -186,12 +180,24 @@ func localIPs(c Config) []net.IP {
 		addrs, _ := ifc.Addrs()
 		for _, a := range addrs {
 			n, ok := a.(*net.IPNet)
-			if ok && !n.IP.IsLinkLocalUnicast() && (ipFilter == nil || ipFilter(n.IP)) {
+			if ok && usableByICE(n.IP) && (ipFilter == nil || ipFilter(n.IP)) {
 				out = append(out, n.IP)
 			}
 		}
 	}
 	return out
+}
+
+// usableByICE leaves out the addresses pion's gathering skips: link-local,
+// and IPv6 that is IPv4-compatible (::1 included) or site-local.
+func usableByICE(ip net.IP) bool {
+	if ip.IsLinkLocalUnicast() {
+		return false
+	}
+	if ip.To4() != nil {
+		return true
+	}
+	return !(net.IP(ip[:12]).Equal(make(net.IP, 12)) || (ip[0] == 0xfe && ip[1]&0xc0 == 0xc0))
 }
 
 // natMappings are the SettingEngine's 1:1 NAT host mappings for NodeIP: the

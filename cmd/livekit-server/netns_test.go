@@ -35,11 +35,11 @@ func TestNodeIPWithLoopbackCandidateServesBoth(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("no ip command")
 	}
-	hostIP, nsName := setupNetns(t)
+	hostIP, hostIP6, nsName := setupNetns(t)
 	port, udpPort := freePort(t, "tcp"), freePort(t, "udp")
 	body := fmt.Sprintf("port: %d\nbind_addresses: [127.0.0.1, %s]\nkeys:\n  %s: %s\nrtc:\n  udp_port: %d\n  tcp_port: 0\n"+
-		"  node_ip: %s\n  enable_loopback_candidate: true\n  ips:\n    includes: [%s/32]\n",
-		port, hostIP, e2eKey, e2eSecret, udpPort, hostIP, hostIP)
+		"  node_ip: %s\n  enable_loopback_candidate: true\n  ips:\n    includes: [%s/32, %s/128]\n",
+		port, hostIP, e2eKey, e2eSecret, udpPort, hostIP, hostIP, hostIP6)
 	ld, err := loadConfig([]string{"--config-body", body}, env(nil), files(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +81,15 @@ func TestNodeIPWithLoopbackCandidateServesBoth(t *testing.T) {
 		t.Errorf("node candidates %v, want %v", remotes, want)
 	}
 
-	cmd := exec.CommandContext(tctx, "ip", "netns", "exec", nsName, os.Args[0], "-test.run", "^TestNetnsSubscriber$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsClientEnv+"="+fmt.Sprintf("ws://%s:%d", hostIP, port)+" "+netnsToken(t, "bob")+" "+cam.SID())
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "NETNS-OK remote "+hostIP) {
-		t.Fatalf("client in the namespace: %v\n%s", err, out)
+	// One client in the namespace over IPv4, one over IPv6 (the node's fd13:… address,
+	// advertised as it is: node_ip maps IPv4 candidates only).
+	for i, c := range []struct{ network, want string }{{"udp4", hostIP}, {"udp6", hostIP6}} {
+		cmd := exec.CommandContext(tctx, "ip", "netns", "exec", nsName, os.Args[0], "-test.run", "^TestNetnsSubscriber$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), netnsClientEnv+"="+fmt.Sprintf("ws://%s:%d", hostIP, port)+" "+netnsToken(t, fmt.Sprintf("bob%d", i))+" "+cam.SID()+" "+c.network)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "NETNS-OK remote "+c.want+" ") {
+			t.Fatalf("%s client in the namespace: %v\n%s", c.network, err, out)
+		}
 	}
 }
 
@@ -98,13 +102,15 @@ func netnsToken(t *testing.T, identity string) string {
 	return s
 }
 
-// setupNetns creates a namespace and a veth pair 10.213.N.1 (here) / 10.213.N.2 (there),
-// removed when the test ends, and returns the host-side address and the namespace's name.
-func setupNetns(t *testing.T) (hostIP, nsName string) {
+// setupNetns creates a namespace and a veth pair 10.213.N.1 and fd13:213:N::1 (here) /
+// 10.213.N.2 and fd13:213:N::2 (there), removed when the test ends, and returns the host-side
+// addresses and the namespace's name.
+func setupNetns(t *testing.T) (hostIP, hostIP6, nsName string) {
 	n := os.Getpid() % 250
 	nsName = fmt.Sprintf("lkports%d", os.Getpid())
 	hostIf, nsIf := fmt.Sprintf("lkp%da", os.Getpid()%100000), fmt.Sprintf("lkp%db", os.Getpid()%100000)
 	hostIP, nsIP := fmt.Sprintf("10.213.%d.1", n), fmt.Sprintf("10.213.%d.2", n)
+	hostIP6, nsIP6 := fmt.Sprintf("fd13:213:%x::1", n), fmt.Sprintf("fd13:213:%x::2", n)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
@@ -119,24 +125,30 @@ func setupNetns(t *testing.T) (hostIP, nsName string) {
 	run("link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
 	run("link", "set", nsIf, "netns", nsName)
 	run("addr", "add", hostIP+"/24", "dev", hostIf)
+	run("addr", "add", hostIP6+"/64", "dev", hostIf, "nodad")
 	run("link", "set", hostIf, "up")
 	run("-n", nsName, "addr", "add", nsIP+"/24", "dev", nsIf)
+	run("-n", nsName, "addr", "add", nsIP6+"/64", "dev", nsIf, "nodad")
 	run("-n", nsName, "link", "set", nsIf, "up")
 	run("-n", nsName, "link", "set", "lo", "up")
-	return hostIP, nsName
+	return hostIP, hostIP6, nsName
 }
 
 // TestNetnsSubscriber is the client half of TestNodeIPWithLoopbackCandidateServesBoth, run
 // inside its namespace; it skips when started any other way.
 func TestNetnsSubscriber(t *testing.T) {
 	args := strings.Fields(os.Getenv(netnsClientEnv))
-	if len(args) != 3 {
+	if len(args) != 4 {
 		t.Skip("runs inside TestNodeIPWithLoopbackCandidateServesBoth's namespace")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	bob, err := lkclient.Join(ctx, args[0], args[1], lkclient.Options{ConfigureSettingEngine: func(se *webrtc.SettingEngine) {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+		nt := webrtc.NetworkTypeUDP4
+		if args[3] == "udp6" {
+			nt = webrtc.NetworkTypeUDP6
+		}
+		se.SetNetworkTypes([]webrtc.NetworkType{nt})
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}})
 	if err != nil {

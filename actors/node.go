@@ -48,7 +48,7 @@ func NewNode(cfg Config) (*Node, error) {
 		actor.WithDeadLetterThrottleInterval(50*time.Millisecond),
 	)
 	bound, _ := netip.AddrFromSlice(engine.UDPAddr().IP)
-	ice := newCandidatePolicy(bound.Unmap(), cfg.Media.NodeIP, cfg.Media.LoopbackOnly)
+	ice := newCandidatePolicy(bound.Unmap(), cfg.Media.NodeIP, cfg.Media.LoopbackOnly || cfg.Media.IncludeLoopback)
 	n := &Node{cfg: cfg, log: log, system: system, engine: engine, ice: ice}
 	system.EventStream.Subscribe(func(evt any) {
 		if e, ok := evt.(*actor.SupervisorEvent); ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
@@ -70,7 +71,8 @@ type participantActor struct {
 	tokenExpiry                        time.Time
 	room                               string
 
-	pubState, subState atomic.Value // webrtc.PeerConnectionState, for inspection
+	pubState, subState atomic.Value                  // webrtc.PeerConnectionState, for inspection
+	pubPath, subPath   atomic.Pointer[media.ICEPath] // selected candidate pairs, for inspection
 	numPublished       atomic.Int64
 	numSubscribed      atomic.Int64
 	state              atomic.Int32  // livekit.ParticipantInfo_State, for inspection
@@ -110,6 +112,12 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 			"subscriberPC":  p.subState.Load().(webrtc.PeerConnectionState).String(),
 			"published":     p.numPublished.Load(),
 			"subscriptions": p.numSubscribed.Load(),
+		}
+		if path := p.pubPath.Load(); path != nil {
+			out["publisherPath"] = path.String()
+		}
+		if path := p.subPath.Load(); path != nil {
+			out["subscriberPath"] = path.String()
 		}
 		if q := st.quality.Load(); q > 0 {
 			out["quality"] = livekit.ConnectionQuality(q - 1).String()

@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/webrtc/v3"
 
+	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
 
@@ -50,6 +51,15 @@ func (p *participantActor) watchPC(pc *webrtc.PeerConnection, target livekit.Sig
 		if c != nil {
 			p.post(&localCandidate{target: target, candidate: c})
 		}
+	})
+	media.WatchPath(pc, func(path media.ICEPath) {
+		if target == livekit.SignalTarget_PUBLISHER {
+			p.pubPath.Store(&path)
+		} else {
+			p.subPath.Store(&path)
+		}
+		p.log.Info("ICE path selected", "pc", target.String(), "path", path.Transport, "local", path.Local,
+			"remote", path.Remote, "local_addr", path.LocalAddr, "remote_addr", path.RemoteAddr)
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if target == livekit.SignalTarget_PUBLISHER {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/dtls/v2"
 	"github.com/pion/ice/v2"
@@ -25,15 +26,34 @@ import (
 // Config holds the WebRTC engine settings. The zero value is usable for
 // tests: a random UDP port on all interfaces.
 type Config struct {
-	// BindIP is the IP the single ICE UDP port binds to; "" means 0.0.0.0
+	// BindIP is the one IP the ICE UDP port(s) bind to; "" or an unspecified
+	// address means every local address the filters keep, one socket each
 	// (127.0.0.1 when LoopbackOnly).
 	BindIP string
-	// UDPPort is the one UDP port every PeerConnection shares; 0 picks a free one.
+	// UDPPort is the UDP port PeerConnections share (ICE UDP mux); 0 picks a
+	// free one.
 	UDPPort int
+	// UDPPortEnd, when above UDPPort, makes UDPPort..UDPPortEnd a range of
+	// muxed ports; each new PeerConnection takes the next one in turn.
+	UDPPortEnd int
+	// PortRangeStart and PortRangeEnd, when both set, give every
+	// PeerConnection its own UDP port from that range instead of a shared
+	// mux (UDPPort and UDPPortEnd are then ignored).
+	PortRangeStart, PortRangeEnd int
+	// InterfacesInclude, when set, keeps only these interfaces (by name) for
+	// listening and candidates; InterfacesExclude drops these.
+	InterfacesInclude, InterfacesExclude []string
+	// IPsInclude, when set, keeps only local addresses in these CIDRs (or
+	// IPs); IPsExclude drops addresses in these.
+	IPsInclude, IPsExclude []string
+	// IncludeLoopback gathers loopback candidates as well as the others
+	// (LiveKit's rtc.enable_loopback_candidate).
+	IncludeLoopback bool
 	// NodeIP, when set, replaces the IP of our host candidates (public address
 	// of a node behind 1:1 NAT).
 	NodeIP string
 	// LoopbackOnly gathers only loopback UDP4 candidates: tests and --dev.
+	// It overrides the interface and IP filters.
 	LoopbackOnly bool
 	// TCPPort enables a passive ICE-TCP listener on that port (the node
 	// never dials clients' TCP candidates); 0 leaves it off.
@@ -86,13 +106,13 @@ type Engine struct {
 	cfg Config
 	log *slog.Logger
 
-	udpConn net.PacketConn
-	udpMux  ice.UDPMux
-	tcpLn   net.Listener
-	tcpMux  ice.TCPMux
+	udpMuxes []ice.UDPMux   // one per muxed port; none in the ephemeral mode
+	udpAddrs []*net.UDPAddr // the addresses the muxes listen on
+	tcpLn    net.Listener
+	tcpMux   ice.TCPMux
 
-	pubAPI *webrtc.API
-	subAPI *webrtc.API
+	apis []apiPair    // one per muxed port (one in the ephemeral mode)
+	next atomic.Int32 // spreads new PeerConnections over apis
 
 	counters Counters
 
@@ -108,74 +128,82 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, log: log}
-	bindIP, netw, err := e.listenUDP()
-	if err != nil {
-		return nil, err
-	}
-	se, err := e.settingEngine()
-	if err != nil {
+	if err := e.listenAndBuild(); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
-	netTypes := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	if netw == "udp6" {
-		netTypes = []webrtc.NetworkType{webrtc.NetworkTypeUDP6}
-	}
-	if cfg.TCPPort > 0 {
-		if err := e.listenTCP(bindIP); err != nil {
-			_ = e.Close()
-			return nil, err
-		}
-		se.SetICETCPMux(e.tcpMux)
-		// Passive only: pion v3 dials every passive TCP candidate a client
-		// offers (active ICE-TCP is on by default), so a client could make
-		// the node open connections to any address it names. Clients dial
-		// our listener instead.
-		se.DisableActiveTCP(true)
-		if netw == "udp6" {
-			netTypes = append(netTypes, webrtc.NetworkTypeTCP6)
-		} else {
-			netTypes = append(netTypes, webrtc.NetworkTypeTCP4)
-		}
-	}
-	se.SetNetworkTypes(netTypes)
-	if e.pubAPI, err = newAPI(se, rolePublisher); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
-	if e.subAPI, err = newAPI(se, roleSubscriber); err != nil {
-		_ = e.Close()
-		return nil, err
-	}
-	log.Debug("media engine ready", "udp", e.udpConn.LocalAddr().String(), "tcp", cfg.TCPPort, "loopback_only", cfg.LoopbackOnly)
+	log.Debug("media engine ready", "udp", e.udpAddrs, "udp_muxes", len(e.udpMuxes), "ephemeral_ports", cfg.ephemeral(),
+		"tcp", cfg.TCPPort, "loopback_only", cfg.LoopbackOnly, "loopback", cfg.IncludeLoopback)
 	return e, nil
 }
 
-// listenUDP binds the one ICE UDP port every PeerConnection shares and
-// returns the IP it bound to and its network ("udp4" or "udp6").
-func (e *Engine) listenUDP() (bindIP, netw string, err error) {
-	bindIP = e.cfg.BindIP
-	if bindIP == "" {
-		bindIP = "0.0.0.0"
-		if e.cfg.LoopbackOnly {
-			bindIP = "127.0.0.1"
+// apiPair is the publisher and subscriber API of one SettingEngine.
+type apiPair struct{ pub, sub *webrtc.API }
+
+// listenAndBuild binds the ICE sockets and builds one API pair per muxed
+// UDP port, all sharing the ICE-TCP mux.
+func (e *Engine) listenAndBuild() error {
+	bind, err := e.cfg.specificBind()
+	if err != nil {
+		return err
+	}
+	netTypes := e.udpNetworks(bind)
+	if !e.cfg.ephemeral() {
+		if err := e.listenUDPMuxes(bind, netTypes); err != nil {
+			return err
 		}
 	}
-	ip := net.ParseIP(bindIP)
-	if ip == nil {
-		return "", "", fmt.Errorf("media: invalid bind IP %q", bindIP)
+	if e.cfg.TCPPort > 0 {
+		bindIP := "0.0.0.0"
+		if bind != nil {
+			bindIP = bind.String()
+		}
+		if err := e.listenTCP(bindIP); err != nil {
+			return err
+		}
+		netTypes = append(netTypes, tcpNetworks(netTypes)...)
 	}
-	netw = "udp4"
-	if ip.To4() == nil {
-		netw = "udp6"
+	muxes := e.udpMuxes
+	if len(muxes) == 0 {
+		muxes = []ice.UDPMux{nil}
 	}
-	udp, err := net.ListenUDP(netw, &net.UDPAddr{IP: ip, Port: e.cfg.UDPPort})
-	if err != nil {
-		return "", "", fmt.Errorf("media: listen ICE UDP %s:%d: %w", bindIP, e.cfg.UDPPort, err)
+	for _, mux := range muxes {
+		se, err := e.settingEngine(mux, bind)
+		if err != nil {
+			return err
+		}
+		if e.tcpMux != nil {
+			se.SetICETCPMux(e.tcpMux)
+			// Passive only: pion v3 dials every passive TCP candidate a client
+			// offers (active ICE-TCP is on by default), so a client could make
+			// the node open connections to any address it names. Clients dial
+			// our listener instead.
+			se.DisableActiveTCP(true)
+		}
+		se.SetNetworkTypes(netTypes)
+		var p apiPair
+		if p.pub, err = newAPI(se, rolePublisher); err != nil {
+			return err
+		}
+		if p.sub, err = newAPI(se, roleSubscriber); err != nil {
+			return err
+		}
+		e.apis = append(e.apis, p)
 	}
-	e.udpConn = udp
-	e.udpMux = webrtc.NewICEUDPMux(pionLogs{log: e.log}.NewLogger("udpmux"), udp)
-	return bindIP, netw, nil
+	return nil
+}
+
+// tcpNetworks are the ICE-TCP network types matching the UDP ones.
+func tcpNetworks(udp []webrtc.NetworkType) []webrtc.NetworkType {
+	var out []webrtc.NetworkType
+	for _, n := range udp {
+		if n == webrtc.NetworkTypeUDP4 {
+			out = append(out, webrtc.NetworkTypeTCP4)
+		} else if n == webrtc.NetworkTypeUDP6 {
+			out = append(out, webrtc.NetworkTypeTCP6)
+		}
+	}
+	return out
 }
 
 // listenTCP binds the ICE-TCP listener on the same IP as the UDP port.
@@ -205,12 +233,14 @@ const (
 	tcpWriteBufferBytes  = 1 << 20
 )
 
-// settingEngine builds the SettingEngine both APIs share: the UDP mux, DTLS
+// settingEngine builds the SettingEngine an API pair shares: the UDP mux, DTLS
 // role and SRTP profiles, candidate filters and the NAT address. The caller
 // adds ICE-TCP and the network types.
-func (e *Engine) settingEngine() (webrtc.SettingEngine, error) {
+func (e *Engine) settingEngine(mux ice.UDPMux, bind net.IP) (webrtc.SettingEngine, error) {
 	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log: e.log}}
-	se.SetICEUDPMux(e.udpMux)
+	if mux != nil {
+		se.SetICEUDPMux(mux)
+	}
 	// mDNS would send multicast queries off the machine and hide our host
 	// candidates behind .local names browsers cannot resolve towards a server.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -230,13 +260,11 @@ func (e *Engine) settingEngine() (webrtc.SettingEngine, error) {
 		profiles = append(profiles, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	}
 	se.SetSRTPProtectionProfiles(profiles...)
-	if e.cfg.LoopbackOnly {
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetInterfaceFilter(func(name string) bool { return name == "lo" || name == "lo0" })
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if err := e.applyFilters(&se, bind); err != nil {
+		return se, err
 	}
-	if e.cfg.NodeIP != "" {
-		se.SetNAT1To1IPs([]string{e.cfg.NodeIP}, webrtc.ICECandidateTypeHost)
+	if m := e.cfg.natMappings(); len(m) > 0 {
+		se.SetNAT1To1IPs(m, webrtc.ICECandidateTypeHost)
 	}
 	return se, nil
 }
@@ -284,7 +312,7 @@ func newAPI(se webrtc.SettingEngine, r role) (*webrtc.API, error) {
 // NewPublisherPC creates a PeerConnection that receives a participant's media.
 // Full ICE (not lite): browsers behind NAT need us to send checks too.
 func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
-	pc, err := e.pubAPI.NewPeerConnection(webrtc.Configuration{})
+	pc, err := e.pick().pub.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("media: new publisher pc: %w", err)
 	}
@@ -293,21 +321,37 @@ func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
 
 // NewSubscriberPC creates a PeerConnection that sends media to a participant.
 func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
-	pc, err := e.subAPI.NewPeerConnection(webrtc.Configuration{})
+	pc, err := e.pick().sub.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("media: new subscriber pc: %w", err)
 	}
 	return pc, nil
 }
 
-// UDPAddr is the address the shared ICE UDP port is bound to (useful when
-// Config.UDPPort was 0).
-func (e *Engine) UDPAddr() *net.UDPAddr {
-	if a, ok := e.udpConn.LocalAddr().(*net.UDPAddr); ok {
-		return a
-	}
-	return nil
+// pick returns the API pair of the next muxed port, in turn.
+func (e *Engine) pick() apiPair {
+	i := int(e.next.Add(1)-1) % len(e.apis)
+	return e.apis[i]
 }
+
+// UDPAddr is the address the (first) ICE UDP mux is bound to (useful when
+// Config.UDPPort was 0): the one bind IP, else the unspecified address with
+// the port. In the ephemeral mode, where every PeerConnection binds its own
+// port, the port is 0.
+func (e *Engine) UDPAddr() *net.UDPAddr {
+	bind, _ := e.cfg.specificBind()
+	if bind == nil {
+		bind = net.IPv4zero
+	}
+	if len(e.udpAddrs) == 0 {
+		return &net.UDPAddr{IP: bind}
+	}
+	return &net.UDPAddr{IP: bind, Port: e.udpAddrs[0].Port}
+}
+
+// UDPAddrs are every address the ICE UDP muxes listen on, one per local
+// address and port; none in the ephemeral mode.
+func (e *Engine) UDPAddrs() []*net.UDPAddr { return append([]*net.UDPAddr(nil), e.udpAddrs...) }
 
 // NewReceiver is NewReceiver with the fan-out and cache settings of this
 // engine filled in where opts leaves them zero.
@@ -342,10 +386,8 @@ func (e *Engine) Counters() *Counters { return &e.counters }
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		var errs []error
-		if e.udpMux != nil {
-			errs = append(errs, e.udpMux.Close())
-		} else if e.udpConn != nil {
-			errs = append(errs, e.udpConn.Close())
+		for _, m := range e.udpMuxes {
+			errs = append(errs, m.Close())
 		}
 		if e.tcpMux != nil {
 			errs = append(errs, e.tcpMux.Close())

@@ -7,6 +7,7 @@ import (
 
 var (
 	errBadPadding = errors.New("media: invalid RTP padding")
+	errNoAddress  = errors.New("media: no local address passes the interface and IP filters")
 	// ErrUnsupportedCodec is returned by DownTrack.Bind when the subscriber
 	// did not negotiate the codec the track is published with.
 	ErrUnsupportedCodec = errors.New("media: codec not negotiated by subscriber")

@@ -170,7 +170,11 @@ func cmdPorts(args []string, getenv func(string) string, stdout, _ io.Writer) er
 		}
 	}
 	fmt.Fprintln(stdout, "UDP Ports")
-	fmt.Fprintf(stdout, "%d - ICE/UDP\n", c.RTC.UDPPort)
+	if c.RTC.ephemeralPorts() {
+		fmt.Fprintf(stdout, "%d-%d - ICE/UDP range\n", c.RTC.PortRangeStart, c.RTC.PortRangeEnd)
+	} else {
+		fmt.Fprintf(stdout, "%s - ICE/UDP\n", c.RTC.UDPPort)
+	}
 	if t := c.TURN; t.Enabled {
 		if t.UDPPort != 0 {
 			fmt.Fprintf(stdout, "%d - TURN/UDP\n", t.UDPPort)

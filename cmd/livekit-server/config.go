@@ -17,7 +17,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/actor-sfu/livekit-server/actors"
-	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport"
 	"github.com/actor-sfu/livekit-server/transport/auth"
@@ -80,13 +79,20 @@ type LoggingConfig struct {
 
 // RTCConfig is the rtc: section.
 type RTCConfig struct {
-	UDPPort                 Port      `yaml:"udp_port"`
-	TCPPort                 Port      `yaml:"tcp_port"`
-	NodeIP                  string    `yaml:"node_ip"`
-	UseExternalIP           bool      `yaml:"use_external_ip"`
-	EnableLoopbackCandidate bool      `yaml:"enable_loopback_candidate"`
-	IPs                     IPsConfig `yaml:"ips"`
-	STUNServers             []string  `yaml:"stun_servers"`
+	// UDPPort is the muxed ICE UDP port, or a range of them ("7882-7892").
+	UDPPort PortRange `yaml:"udp_port"`
+	TCPPort Port      `yaml:"tcp_port"`
+	// PortRangeStart and PortRangeEnd give every PeerConnection its own UDP port from the
+	// range, as LiveKit does when udp_port is not set.
+	PortRangeStart int `yaml:"port_range_start"`
+	PortRangeEnd   int `yaml:"port_range_end"`
+	// Interfaces keeps (includes) or drops (excludes) network interfaces by name for ICE.
+	Interfaces              InterfacesConfig `yaml:"interfaces"`
+	NodeIP                  string           `yaml:"node_ip"`
+	UseExternalIP           bool             `yaml:"use_external_ip"`
+	EnableLoopbackCandidate bool             `yaml:"enable_loopback_candidate"`
+	IPs                     IPsConfig        `yaml:"ips"`
+	STUNServers             []string         `yaml:"stun_servers"`
 	// TURNServers are external TURN servers handed to clients (LiveKit's rtc.turn_servers).
 	TURNServers []turn.ExternalConfig `yaml:"turn_servers"`
 	// SRTPGCMOnly (not a LiveKit key) offers only AEAD-AES-GCM SRTP profiles.
@@ -96,7 +102,13 @@ type RTCConfig struct {
 	DataChannelMaxBufferedAmount int `yaml:"data_channel_max_buffered_amount"`
 }
 
-// IPsConfig is rtc.ips.
+// InterfacesConfig is rtc.interfaces: interface names.
+type InterfacesConfig struct {
+	Includes []string `yaml:"includes"`
+	Excludes []string `yaml:"excludes"`
+}
+
+// IPsConfig is rtc.ips: CIDRs (or IPs) of local addresses ICE may use.
 type IPsConfig struct {
 	Includes []string `yaml:"includes"`
 	Excludes []string `yaml:"excludes"`
@@ -154,8 +166,7 @@ type WebhookConfig struct {
 	APIKey string   `yaml:"api_key"`
 }
 
-// Port is a port number. YAML may give it as a number or a string; LiveKit's "start-end" ranges are
-// refused because this node multiplexes ICE on one port.
+// Port is a port number. YAML may give it as a number or a string.
 type Port int
 
 // UnmarshalYAML implements yaml.Unmarshaler.
@@ -172,11 +183,63 @@ func (p *Port) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// PortRange is one port (End 0) or the ports Start..End, written "7882" or "7882-7892". Set says
+// it was given (YAML, UDP_PORT or --udp-port) rather than defaulted.
+type PortRange struct {
+	Start, End int
+	Set        bool
+}
+
+// parsePortRange parses "p" or "a-b".
+func parsePortRange(s string) (PortRange, error) {
+	s = strings.TrimSpace(s)
+	a, b, isRange := strings.Cut(s, "-")
+	start, err := strconv.Atoi(strings.TrimSpace(a))
+	if err != nil || start < 0 || start > 65535 {
+		return PortRange{}, fmt.Errorf("invalid port %q", s)
+	}
+	r := PortRange{Start: start, Set: true}
+	if isRange {
+		end, err := strconv.Atoi(strings.TrimSpace(b))
+		if err != nil || end < start || end > 65535 || start == 0 {
+			return PortRange{}, fmt.Errorf("invalid port range %q", s)
+		}
+		if end > start {
+			r.End = end
+		}
+	}
+	return r, nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *PortRange) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parsePortRange(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*r = v
+	return nil
+}
+
+// String is "p" or "a-b".
+func (r PortRange) String() string {
+	if r.End > r.Start {
+		return fmt.Sprintf("%d-%d", r.Start, r.End)
+	}
+	return strconv.Itoa(r.Start)
+}
+
+// ephemeralPorts reports whether every PeerConnection takes its own port from
+// port_range_start..port_range_end: the range is given and udp_port is not.
+func (c *RTCConfig) ephemeralPorts() bool {
+	return !c.UDPPort.Set && c.PortRangeStart > 0 && c.PortRangeEnd >= c.PortRangeStart
+}
+
 // defaultConfig is what a node runs with when nothing is configured (besides keys).
 func defaultConfig() Config {
 	return Config{
 		Port:                7880,
-		RTC:                 RTCConfig{UDPPort: 7882, TCPPort: 7881},
+		RTC:                 RTCConfig{UDPPort: PortRange{Start: 7882}, TCPPort: 7881},
 		DrainTimeout:        10 * time.Second,
 		WebhookDrainTimeout: 5 * time.Second,
 	}
@@ -265,7 +328,7 @@ func newFlagSet(out io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.Var(&fv.bind, "bind", "address to listen on for HTTP (repeatable; default all interfaces)")
 	fs.IntVar(&fv.port, "port", 0, "HTTP port (default 7880)")
 	fs.StringVar(&fv.nodeIP, "node-ip", "", "IP advertised in ICE candidates (rtc.node_ip); also NODE_IP")
-	fs.IntVar(&fv.udpPort, "udp-port", 0, "the single ICE UDP port (default 7882); also UDP_PORT")
+	fs.IntVar(&fv.udpPort, "udp-port", 0, "the ICE UDP port every PeerConnection shares (rtc.udp_port, default 7882); also UDP_PORT, which may be a range a-b")
 	fs.IntVar(&fv.tcpPort, "tcp-port", 0, "the passive ICE/TCP port (rtc.tcp_port; default 7881, off with --dev); 0 turns ICE/TCP off")
 	fs.BoolVar(&fv.srtpGCMOnly, "srtp-gcm-only", false, "offer only AEAD-AES-GCM for SRTP (browsers then use it; clients without GCM cannot connect)")
 	fs.StringVar(&fv.keys, "keys", "", `API keys as "key: secret" pairs (newline or comma separated); also LIVEKIT_KEYS`)
@@ -397,11 +460,11 @@ func applyEnv(cfg *Config, getenv func(string) string, set map[string]bool) erro
 		cfg.RTC.NodeIP = v
 	}
 	if v := getenv("UDP_PORT"); v != "" && !set["udp-port"] {
-		p, err := strconv.Atoi(v)
+		r, err := parsePortRange(v)
 		if err != nil {
-			return fmt.Errorf("UDP_PORT %q: want one port number (ranges are not supported)", v)
+			return fmt.Errorf("UDP_PORT: %w", err)
 		}
-		cfg.RTC.UDPPort = Port(p)
+		cfg.RTC.UDPPort = r
 	}
 	return nil
 }
@@ -434,7 +497,7 @@ func (fv *flagValues) applyTo(cfg *Config, set map[string]bool) {
 		cfg.RTC.NodeIP = fv.nodeIP
 	}
 	if set["udp-port"] {
-		cfg.RTC.UDPPort = Port(fv.udpPort)
+		cfg.RTC.UDPPort = PortRange{Start: fv.udpPort, Set: true}
 	}
 	if set["tcp-port"] {
 		cfg.RTC.TCPPort = Port(fv.tcpPort)
@@ -568,8 +631,15 @@ func (c *Config) validate() error {
 	if c.Port <= 0 || c.Port > 65535 {
 		return fmt.Errorf("port %d is out of range", c.Port)
 	}
-	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
-		return fmt.Errorf("rtc.udp_port %d is out of range", c.RTC.UDPPort)
+	if u := c.RTC.UDPPort; u.Start < 0 || u.Start > 65535 || (u.End != 0 && (u.End < u.Start || u.End > 65535)) {
+		return fmt.Errorf("rtc.udp_port %s is out of range", u)
+	}
+	if s, e := c.RTC.PortRangeStart, c.RTC.PortRangeEnd; s < 0 || e < 0 || s > 65535 || e > 65535 || (s > 0 && e > 0 && e < s) ||
+		(!c.RTC.UDPPort.Set && (s > 0) != (e > 0)) {
+		return fmt.Errorf("rtc.port_range_start/end %d-%d is not a port range", s, e)
+	}
+	if err := c.RTC.validateFilters(); err != nil {
+		return err
 	}
 	if c.RTC.TCPPort < 0 || c.RTC.TCPPort > 65535 {
 		return fmt.Errorf("rtc.tcp_port %d is out of range", c.RTC.TCPPort)
@@ -640,11 +710,8 @@ func (c *Config) unsupported() []string {
 	if c.RTC.UseExternalIP && c.RTC.NodeIP != "" {
 		w = append(w, "rtc.use_external_ip is ignored: rtc.node_ip "+c.RTC.NodeIP+" is advertised")
 	}
-	if len(c.RTC.IPs.Includes) > 0 || len(c.RTC.IPs.Excludes) > 0 {
-		w = append(w, "rtc.ips.includes/excludes are not supported yet; candidates are gathered on every interface")
-	}
-	if c.RTC.EnableLoopbackCandidate && !c.Dev {
-		w = append(w, "rtc.enable_loopback_candidate: this node then gathers loopback candidates only (local testing)")
+	if c.RTC.UDPPort.Set && (c.RTC.PortRangeStart != 0 || c.RTC.PortRangeEnd != 0) {
+		w = append(w, "rtc.port_range_start/end is ignored: ICE is muxed on rtc.udp_port "+c.RTC.UDPPort.String())
 	}
 	return w
 }
@@ -726,14 +793,7 @@ func (c *Config) nodeConfig(version string, log *slog.Logger) actors.Config {
 	return actors.Config{
 		Version: version,
 		Logger:  log,
-		Media: media.Config{
-			BindIP:       bindIP,
-			UDPPort:      int(c.RTC.UDPPort),
-			TCPPort:      int(c.RTC.TCPPort),
-			NodeIP:       c.RTC.NodeIP,
-			LoopbackOnly: c.Dev || c.RTC.EnableLoopbackCandidate,
-			SRTPGCMOnly:  c.RTC.SRTPGCMOnly,
-		},
+		Media:   c.RTC.mediaConfig(bindIP, c.Dev),
 		Room: actors.RoomConfig{
 			EmptyTimeout:       time.Duration(c.Room.EmptyTimeout) * time.Second,
 			DepartureTimeout:   time.Duration(c.Room.DepartureTimeout) * time.Second,

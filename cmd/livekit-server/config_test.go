@@ -86,7 +86,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "webhook key must be configured", args: []string{"--config", "hooknokey.yaml"}, wantErr: `webhook.api_key "other"`},
 		{name: "dev defaults", args: []string{"--dev"}, check: func(t *testing.T, ld *loaded) {
 			c := ld.cfg
-			if c.Port != 7880 || c.RTC.UDPPort != 7882 || !slices.Equal(c.BindAddresses, []string{"127.0.0.1"}) || !c.Dev {
+			if c.Port != 7880 || c.RTC.UDPPort.Start != 7882 || !slices.Equal(c.BindAddresses, []string{"127.0.0.1"}) || !c.Dev {
 				t.Errorf("cfg = %+v", c)
 			}
 			if !maps.Equal(ld.keys, map[string]string{"devkey": "secret"}) || ld.level != slog.LevelDebug || ld.json {
@@ -102,7 +102,7 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "plain defaults with LIVEKIT_KEYS", env: map[string]string{"LIVEKIT_KEYS": "envkey: envsecret"}, check: func(t *testing.T, ld *loaded) {
 			c := ld.cfg
-			if c.Port != 7880 || c.RTC.UDPPort != 7882 || len(c.BindAddresses) != 0 || ld.level != slog.LevelInfo || c.DrainTimeout != 10*time.Second || c.DebugPages {
+			if c.Port != 7880 || c.RTC.UDPPort.Start != 7882 || len(c.BindAddresses) != 0 || ld.level != slog.LevelInfo || c.DrainTimeout != 10*time.Second || c.DebugPages {
 				t.Errorf("cfg = %+v", c)
 			}
 			if !maps.Equal(ld.keys, map[string]string{"envkey": "envsecret"}) {
@@ -117,7 +117,7 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "YAML known and unknown keys", args: []string{"--config", "full.yaml"}, check: func(t *testing.T, ld *loaded) {
 			c := ld.cfg
-			if c.Port != 7890 || c.RTC.UDPPort != 7900 || c.RTC.TCPPort != 7901 || c.RTC.NodeIP != "10.1.2.3" || ld.level != slog.LevelWarn {
+			if c.Port != 7890 || c.RTC.UDPPort.Start != 7900 || c.RTC.TCPPort != 7901 || c.RTC.NodeIP != "10.1.2.3" || ld.level != slog.LevelWarn {
 				t.Errorf("cfg = %+v", c)
 			}
 			if !maps.Equal(ld.keys, map[string]string{"k1": "s1", "k2": "s2"}) {
@@ -131,7 +131,7 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("ice = %v", nc.ICEServers)
 			}
 			all := strings.Join(ld.warnings, "\n")
-			for _, want := range []string{"redis", "rtc.port_range_start", "use_external_ip", "rtc.ips"} {
+			for _, want := range []string{"redis", "rtc.port_range_start", "use_external_ip"} {
 				if !strings.Contains(all, want) {
 					t.Errorf("warnings lack %q:\n%s", want, all)
 				}
@@ -143,15 +143,15 @@ func TestLoadConfig(t *testing.T) {
 					reported = append(reported, key)
 				}
 			}
-			if strings.Join(reported, ",") != "redis,rtc.port_range_start" {
-				t.Errorf("unsupported keys reported %q, want redis, rtc.port_range_start:\n%s", reported, all)
+			if strings.Join(reported, ",") != "redis" {
+				t.Errorf("unsupported keys reported %q, want redis:\n%s", reported, all)
 			}
 		}},
 		{name: "flags override file and env", args: []string{"--config", "full.yaml", "--port", "9000", "--bind", "127.0.0.2,127.0.0.3", "--udp-port", "9001", "--node-ip", "10.9.9.9", "--keys", "flagkey: flagsecret", "--log-level", "debug", "--log-format", "json"},
 			env: map[string]string{"LIVEKIT_KEYS": "envkey: envsecret"},
 			check: func(t *testing.T, ld *loaded) {
 				c := ld.cfg
-				if c.Port != 9000 || c.RTC.UDPPort != 9001 || c.RTC.NodeIP != "10.9.9.9" || !slices.Equal(c.BindAddresses, []string{"127.0.0.2", "127.0.0.3"}) {
+				if c.Port != 9000 || c.RTC.UDPPort.Start != 9001 || c.RTC.NodeIP != "10.9.9.9" || !slices.Equal(c.BindAddresses, []string{"127.0.0.2", "127.0.0.3"}) {
 					t.Errorf("cfg = %+v", c)
 				}
 				if !maps.Equal(ld.keys, map[string]string{"flagkey": "flagsecret"}) || ld.level != slog.LevelDebug || !ld.json {
@@ -191,7 +191,14 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "missing file", args: []string{"--config", "nope.yaml"}, wantErr: "reading config"},
 		{name: "bad YAML", args: []string{"--dev", "--config", "bad.yaml"}, wantErr: "config bad.yaml"},
-		{name: "port range refused", args: []string{"--dev", "--config", "range.yaml"}, wantErr: "port range"},
+		{name: "udp_port range", args: []string{"--dev", "--config", "range.yaml"}, check: func(t *testing.T, ld *loaded) {
+			if r := ld.cfg.RTC.UDPPort; r.Start != 50000 || r.End != 60000 {
+				t.Errorf("udp_port = %+v, want 50000-60000", r)
+			}
+			if m := ld.cfg.nodeConfig(version, nil).Media; m.UDPPort != 50000 || m.UDPPortEnd != 60000 || m.PortRangeStart != 0 {
+				t.Errorf("media = %+v, want muxed ports 50000-60000", m)
+			}
+		}},
 		{name: "bad keys", args: []string{"--keys", "nocolon"}, wantErr: "--keys"},
 		{name: "bad log level", args: []string{"--dev", "--log-level", "loud"}, wantErr: "log level"},
 		{name: "bad log format", args: []string{"--dev", "--log-format", "xml"}, wantErr: "--log-format"},

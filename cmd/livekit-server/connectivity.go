@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/actor-sfu/livekit-server/actors"
+	"github.com/actor-sfu/livekit-server/actors/media"
 	"github.com/actor-sfu/livekit-server/transport/auth"
 	"github.com/actor-sfu/livekit-server/transport/turn"
 )
@@ -65,26 +66,52 @@ func (c *Config) providerConfig(keys auth.KeyProvider, log *slog.Logger) turn.Pr
 		opts.APIKey = ks[0]
 		opts.APISecret, _ = keys.Secret(ks[0])
 	}
-	if p := int(c.RTC.UDPPort); p > 0 {
-		opts.MediaPorts = []turn.PortRange{{Min: p, Max: p}}
-	}
+	opts.MediaPorts = c.RTC.mediaPorts()
 	return turn.ProviderConfig{TURN: c.TURN, TURNOptions: opts, TURNServers: c.RTC.TURNServers, STUNServers: c.RTC.STUNServers}
 }
 
 // turnNodeIPs are the addresses the node's candidates carry, which the turn: URLs name and the
-// relay may send to: rtc.node_ip (or the discovered external IP), 127.0.0.1 for a loopback-only
-// node, the one bind address, else every global or private IPv4 address of the host's
-// interfaces that are up.
+// relay may send to: rtc.node_ip (or the discovered external IP), 127.0.0.1 for a --dev node,
+// the one bind address, else every global or private IPv4 address of the host's interfaces
+// that are up and that rtc.ips keeps (127.0.0.1 too with enable_loopback_candidate).
 func (c *Config) turnNodeIPs() []string {
 	switch {
 	case c.RTC.NodeIP != "":
 		return []string{c.RTC.NodeIP}
-	case c.Dev || c.RTC.EnableLoopbackCandidate:
+	case c.Dev:
 		return []string{"127.0.0.1"}
 	case specificBindIP(c) != "":
 		return []string{specificBindIP(c)}
 	}
-	return interfaceIPv4s()
+	ips := c.RTC.keptIPs(interfaceIPv4s())
+	if c.RTC.EnableLoopbackCandidate {
+		ips = append(ips, "127.0.0.1")
+	}
+	return ips
+}
+
+// keptIPs are the addresses of ips that rtc.ips lets through (validated CIDRs or IPs).
+func (r *RTCConfig) keptIPs(ips []string) []string {
+	in := func(list []string, ip net.IP) bool {
+		for _, s := range list {
+			if one := net.ParseIP(s); one != nil && one.Equal(ip) {
+				return true
+			}
+			if _, n, err := net.ParseCIDR(s); err == nil && n.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, s := range ips {
+		ip := net.ParseIP(s)
+		if ip == nil || in(r.IPs.Excludes, ip) || (len(r.IPs.Includes) > 0 && !in(r.IPs.Includes, ip)) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // interfaceIPv4s lists the IPv4 addresses of the interfaces that are up, loopback and
@@ -170,4 +197,58 @@ func restrictedNodeIPs(nodeIPs, allowed []string) []string {
 		}
 	}
 	return out
+}
+
+// mediaConfig is the ICE part of the engine configuration: the muxed UDP port(s) or the
+// per-PeerConnection port range, ICE/TCP, the interface and IP filters and loopback
+// candidates. dev (--dev) gathers loopback candidates only; enable_loopback_candidate adds
+// loopback candidates to the others, as in LiveKit.
+func (r *RTCConfig) mediaConfig(bindIP string, dev bool) media.Config {
+	mc := media.Config{
+		BindIP:            bindIP,
+		UDPPort:           r.UDPPort.Start,
+		UDPPortEnd:        r.UDPPort.End,
+		TCPPort:           int(r.TCPPort),
+		NodeIP:            r.NodeIP,
+		LoopbackOnly:      dev,
+		IncludeLoopback:   r.EnableLoopbackCandidate,
+		InterfacesInclude: r.Interfaces.Includes,
+		InterfacesExclude: r.Interfaces.Excludes,
+		IPsInclude:        r.IPs.Includes,
+		IPsExclude:        r.IPs.Excludes,
+		SRTPGCMOnly:       r.SRTPGCMOnly,
+	}
+	if r.ephemeralPorts() {
+		mc.UDPPort, mc.UDPPortEnd = 0, 0
+		mc.PortRangeStart, mc.PortRangeEnd = r.PortRangeStart, r.PortRangeEnd
+	}
+	return mc
+}
+
+// validateFilters checks that rtc.ips entries are CIDRs or IPs.
+func (r *RTCConfig) validateFilters() error {
+	for _, list := range [][]string{r.IPs.Includes, r.IPs.Excludes} {
+		for _, s := range list {
+			if net.ParseIP(s) != nil {
+				continue
+			}
+			if _, _, err := net.ParseCIDR(s); err != nil {
+				return fmt.Errorf("rtc.ips: %q is neither a CIDR nor an IP: %w", s, err)
+			}
+		}
+	}
+	return nil
+}
+
+// mediaPorts are the UDP ports the node's candidates use, the only relay destinations of the
+// embedded TURN server: the muxed port(s), else the per-PeerConnection range; none when the
+// port is picked at start (0).
+func (r *RTCConfig) mediaPorts() []turn.PortRange {
+	switch {
+	case r.ephemeralPorts():
+		return []turn.PortRange{{Min: r.PortRangeStart, Max: r.PortRangeEnd}}
+	case r.UDPPort.Start > 0:
+		return []turn.PortRange{{Min: r.UDPPort.Start, Max: max(r.UDPPort.Start, r.UDPPort.End)}}
+	}
+	return nil
 }

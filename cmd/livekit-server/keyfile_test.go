@@ -82,7 +82,7 @@ func TestConfigSourcesAndEnv(t *testing.T) {
 		env     map[string]string
 		port    int
 		nodeIP  string
-		udp     Port
+		udp     int
 		src     string
 		wantErr string
 	}{
@@ -91,7 +91,8 @@ func TestConfigSourcesAndEnv(t *testing.T) {
 		{name: "flag body wins over env", args: []string{"--config-body", "port: 7003\nkeys:\n  b: body-secret\n"}, env: map[string]string{"LIVEKIT_CONFIG": "port: 7002\n"}, port: 7003, udp: 7882, src: "--config-body"},
 		{name: "NODE_IP and UDP_PORT", args: []string{"--config", "file.yaml"}, env: map[string]string{"NODE_IP": "192.0.2.7", "UDP_PORT": "9999"}, port: 7001, nodeIP: "192.0.2.7", udp: 9999, src: "file.yaml"},
 		{name: "flags beat env", args: []string{"--config", "file.yaml", "--node-ip", "192.0.2.8", "--udp-port", "9998"}, env: map[string]string{"NODE_IP": "192.0.2.7", "UDP_PORT": "9999"}, port: 7001, nodeIP: "192.0.2.8", udp: 9998, src: "file.yaml"},
-		{name: "UDP_PORT range", args: []string{"--config", "file.yaml"}, env: map[string]string{"UDP_PORT": "50000-60000"}, wantErr: "UDP_PORT"},
+		{name: "UDP_PORT range", args: []string{"--config", "file.yaml"}, env: map[string]string{"UDP_PORT": "50000-60000"}, port: 7001, udp: 50000, src: "file.yaml"},
+		{name: "UDP_PORT bad range", args: []string{"--config", "file.yaml"}, env: map[string]string{"UDP_PORT": "60000-50000"}, wantErr: "UDP_PORT"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,8 +106,8 @@ func TestConfigSourcesAndEnv(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ld.cfg.Port != c.port || ld.cfg.RTC.NodeIP != c.nodeIP || ld.cfg.RTC.UDPPort != c.udp || ld.configSrc != c.src {
-				t.Errorf("port %d node_ip %q udp %d from %q, want %d %q %d %q", ld.cfg.Port, ld.cfg.RTC.NodeIP, ld.cfg.RTC.UDPPort, ld.configSrc, c.port, c.nodeIP, c.udp, c.src)
+			if ld.cfg.Port != c.port || ld.cfg.RTC.NodeIP != c.nodeIP || ld.cfg.RTC.UDPPort.Start != c.udp || ld.configSrc != c.src {
+				t.Errorf("port %d node_ip %q udp %d from %q, want %d %q %d %q", ld.cfg.Port, ld.cfg.RTC.NodeIP, ld.cfg.RTC.UDPPort.Start, ld.configSrc, c.port, c.nodeIP, c.udp, c.src)
 			}
 		})
 	}

@@ -85,8 +85,8 @@ func TestLiveKitSampleKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LiveKit's sample refused: %v", err)
 	}
-	unsupported := []string{"redis", "rtc.port_range_start", "rtc.port_range_end", "rtc.packet_buffer_size",
-		"rtc.congestion_control", "rtc.pli_throttle", "rtc.interfaces", "logging.pion_level", "logging.sample",
+	unsupported := []string{"redis", "rtc.packet_buffer_size",
+		"rtc.congestion_control", "rtc.pli_throttle", "logging.pion_level", "logging.sample",
 		"room.enabled_codecs", "audio", "region", "node_selector", "limit.num_tracks", "limit.bytes_per_sec"}
 	for _, key := range unsupported {
 		n := 0
@@ -107,8 +107,12 @@ func TestLiveKitSampleKeys(t *testing.T) {
 	if !strings.Contains(all, "rtc.turn_servers[0] (myhost.com:443) has no username/credential") || len(ld.cfg.RTC.TURNServers) != 0 {
 		t.Errorf("uncredentialed rtc.turn_servers entry: %v kept, warnings:\n%s", ld.cfg.RTC.TURNServers, all)
 	}
-	if len(ld.warnings) != len(unsupported)+1 {
-		t.Errorf("%d warnings for %d unsupported keys and turn_servers[0]:\n%s", len(ld.warnings), len(unsupported), all)
+	// udp_port and port_range_start/end together: the mux wins, as in LiveKit, and one line says so.
+	if !strings.Contains(all, "rtc.port_range_start/end is ignored: ICE is muxed on rtc.udp_port 7882") {
+		t.Errorf("no warning that the port range is ignored:\n%s", all)
+	}
+	if len(ld.warnings) != len(unsupported)+2 {
+		t.Errorf("%d warnings for %d unsupported keys, turn_servers[0] and the port range:\n%s", len(ld.warnings), len(unsupported), all)
 	}
 	if c := ld.cfg.TURN; c.Enabled || c.UDPPort != 3478 || c.TLSPort != 5349 || c.Domain != "turn.myhost.com" {
 		t.Errorf("turn: section = %+v", c)
@@ -117,7 +121,7 @@ func TestLiveKitSampleKeys(t *testing.T) {
 		t.Errorf("logging.level warning (LiveKit's spelling) gave %v", ld.level)
 	}
 	c := ld.cfg
-	if c.Port != 7880 || c.RTC.TCPPort != 7881 || c.RTC.UDPPort != 7882 || c.metricsPort() != 6789 || len(ld.keys) != 2 ||
+	if c.Port != 7880 || c.RTC.TCPPort != 7881 || c.RTC.UDPPort.Start != 7882 || c.metricsPort() != 6789 || len(ld.keys) != 2 ||
 		c.Room.AutoCreate == nil || *c.Room.AutoCreate || !c.Room.EnableRemoteUnmute || c.Webhook.APIKey != "key1" || len(c.RTC.STUNServers) != 1 {
 		t.Errorf("supported keys not applied: %+v", c)
 	}

@@ -133,7 +133,7 @@ func TestLiveKitConfigFileStartsTheNode(t *testing.T) {
 		t.Fatalf("LiveKit config refused: %v", err)
 	}
 	all := strings.Join(ld.warnings, "\n")
-	for _, key := range []string{"rtc.port_range_start", "rtc.port_range_end", "rtc.congestion_control"} {
+	for _, key := range []string{"rtc.congestion_control"} {
 		if !strings.Contains(all, key+" is not supported: ") {
 			t.Errorf("no one-line warning for %s:\n%s", key, all)
 		}

@@ -10,14 +10,11 @@ import (
 // missing here is reported with the generic text.
 var unsupportedKeys = map[string]string{
 	"redis.":                       "no cluster: this node runs alone and shares no rooms with other nodes",
-	"rtc.port_range_start":         "ICE is multiplexed on the single rtc.udp_port (default 7882); open that UDP port instead of a range",
-	"rtc.port_range_end":           "ICE is multiplexed on the single rtc.udp_port (default 7882); open that UDP port instead of a range",
 	"rtc.packet_buffer_size":       "the packet cache size is built in",
 	"rtc.packet_buffer_size_video": "the packet cache size is built in",
 	"rtc.packet_buffer_size_audio": "the packet cache size is built in",
 	"rtc.congestion_control.":      "bandwidth adaptation runs with built-in settings",
 	"rtc.pli_throttle.":            "keyframe requests are throttled at built-in intervals",
-	"rtc.interfaces.":              "candidates are gathered on every interface (rtc.ips is honoured)",
 	"rtc.use_ice_lite":             "the node runs full ICE",
 	"rtc.allow_tcp_fallback":       "no TCP fallback policy; ICE/TCP follows rtc.tcp_port",
 	"audio.":                       "active-speaker detection uses built-in levels and intervals",

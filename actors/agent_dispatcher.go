@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,7 @@ type agentDispatcher struct {
 	rooms      map[string]*livekit.Room           // open rooms by name, for Job.room
 	dispatches map[string]*agentDispatch          // by AD_ id
 	jobs       map[string]*agentJob               // by AJ_ id, ended ones until their dispatch goes
+	published  map[string]bool                    // room sid + "/" + identity: JT_PUBLISHER jobs launched
 	seq        int                                // registration order, the tie-break between equal loads
 
 	numWorkers, numJobs atomic.Int64 // for the debug inspector
@@ -64,6 +66,7 @@ func newAgentDispatcher(n *Node) *agentDispatcher {
 		rooms:      map[string]*livekit.Room{},
 		dispatches: map[string]*agentDispatch{},
 		jobs:       map[string]*agentJob{},
+		published:  map[string]bool{},
 	}
 }
 
@@ -84,6 +87,8 @@ func (a *agentDispatcher) Receive(ctx actor.Context) {
 		a.roomOpened(ctx, m)
 	case *agentRoomClosed:
 		a.roomClosed(m)
+	case *agentRoomEvent:
+		a.roomEvent(ctx, m)
 	case *createDispatch:
 		room := a.rooms[m.req.GetRoom()]
 		if room == nil {
@@ -333,6 +338,11 @@ func (a *agentDispatcher) roomClosed(m *agentRoomClosed) {
 		return
 	}
 	delete(a.rooms, m.name)
+	for key := range a.published {
+		if strings.HasPrefix(key, m.sid+"/") {
+			delete(a.published, key)
+		}
+	}
 	for id, d := range a.dispatches {
 		if d.info.GetRoom() == m.name {
 			a.dropDispatch(id, d)
@@ -342,23 +352,78 @@ func (a *agentDispatcher) roomClosed(m *agentRoomClosed) {
 
 // newDispatch creates a dispatch in room and launches its JT_ROOM job.
 func (a *agentDispatcher) newDispatch(ctx actor.Context, room *livekit.Room, ad *livekit.RoomAgentDispatch) *agentDispatch {
-	now := time.Now()
 	d := &agentDispatch{info: &livekit.AgentDispatch{
 		Id: newID("AD_"), AgentName: ad.GetAgentName(), Room: room.GetName(), Metadata: ad.GetMetadata(),
 		RestartPolicy: ad.GetRestartPolicy(), Deployment: ad.GetDeployment(), Attributes: ad.GetAttributes(),
-		State: &livekit.AgentDispatchState{CreatedAt: now.UnixNano()},
+		State: &livekit.AgentDispatchState{CreatedAt: time.Now().UnixNano()},
 	}}
 	a.dispatches[d.info.Id] = d
+	a.launch(ctx, d, room, livekit.JobType_JT_ROOM, nil)
+	return d
+}
+
+// launch creates a job of dispatch d and offers it, unless no worker could take it (then, as in
+// LiveKit, nothing is dispatched and the dispatch stays without that job).
+func (a *agentDispatcher) launch(ctx actor.Context, d *agentDispatch, room *livekit.Room, typ livekit.JobType, p *livekit.ParticipantInfo) {
+	ad := d.info
 	j := &agentJob{tried: map[string]bool{}, job: &livekit.Job{
-		Id: newID("AJ_"), DispatchId: d.info.Id, Type: livekit.JobType_JT_ROOM, Room: proto.Clone(room).(*livekit.Room),
-		Metadata: ad.GetMetadata(), AgentName: ad.GetAgentName(), Deployment: ad.GetDeployment(),
-		Attributes: ad.GetAttributes(), State: &livekit.JobState{Status: livekit.JobStatus_JS_PENDING, UpdatedAt: now.UnixNano()},
+		Id: newID("AJ_"), DispatchId: ad.GetId(), Type: typ, Room: proto.Clone(room).(*livekit.Room), Participant: p,
+		Metadata: ad.GetMetadata(), AgentName: ad.GetAgentName(), Deployment: ad.GetDeployment(), Attributes: ad.GetAttributes(),
+		State: &livekit.JobState{Status: livekit.JobStatus_JS_PENDING, UpdatedAt: time.Now().UnixNano()},
 	}}
+	if a.pick(j) == nil {
+		a.node.log.Debug("no agent worker for a job", "room", room.GetName(), "agentName", ad.GetAgentName(), "type", typ.String())
+		return
+	}
 	a.jobs[j.job.Id] = j
 	a.numJobs.Store(int64(len(a.jobs)))
 	d.jobs = append(d.jobs, j.job.Id)
 	a.offer(ctx, j)
-	return d
+}
+
+// roomEvent launches JT_PARTICIPANT jobs at a participant's join and JT_PUBLISHER jobs at its
+// first publish, for each of the room's dispatches, and ends the jobs whose agent participant left.
+// Agents and recorders start no jobs.
+func (a *agentDispatcher) roomEvent(ctx actor.Context, m *agentRoomEvent) {
+	room := a.rooms[m.room.GetName()]
+	if room == nil || room.GetSid() != m.room.GetSid() {
+		return
+	}
+	key := room.GetSid() + "/" + m.p.GetIdentity()
+	var typ livekit.JobType
+	switch m.event {
+	case EventParticipantLeft, EventParticipantConnectionAborted:
+		delete(a.published, key)
+		a.agentLeft(room.GetName(), m.p.GetIdentity())
+		return
+	case EventParticipantJoined:
+		typ = livekit.JobType_JT_PARTICIPANT
+	case EventTrackPublished:
+		if a.published[key] {
+			return
+		}
+		a.published[key] = true
+		typ = livekit.JobType_JT_PUBLISHER
+	}
+	perm := m.p.GetPermission()
+	if m.p.GetKind() == livekit.ParticipantInfo_AGENT || m.p.GetKind() == livekit.ParticipantInfo_EGRESS || perm.GetAgent() || perm.GetRecorder() {
+		return
+	}
+	for _, d := range a.dispatches {
+		if d.info.GetRoom() == room.GetName() {
+			a.launch(ctx, d, room, typ, m.p)
+		}
+	}
+}
+
+// agentLeft fails the running jobs whose agent participant left the room, and tells their workers.
+func (a *agentDispatcher) agentLeft(room, identity string) {
+	for _, j := range a.jobs {
+		st := j.job.GetState()
+		if j.assignedTo != "" && !jobEnded(j.job) && st.GetParticipantIdentity() == identity && j.job.GetRoom().GetName() == room {
+			a.endJob(j, livekit.JobStatus_JS_FAILED, "agent worker left the room", true)
+		}
+	}
 }
 
 // endDispatch ends a dispatch's live jobs as SUCCESS (the dispatch is gone, not the agent's

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 )
@@ -121,6 +122,22 @@ func (n *Node) ListAgentDispatch(ctx context.Context, room, id string) ([]*livek
 	return res.dispatches, nil
 }
 
+// noteAgentEvent tells the dispatcher of the participant events that start jobs (JT_PARTICIPANT
+// at a join, JT_PUBLISHER at a first publish) or end them (an agent participant leaving).
+func (n *Node) noteAgentEvent(event string, room *livekit.Room, p *livekit.ParticipantInfo) {
+	switch event {
+	case EventParticipantJoined, EventTrackPublished, EventParticipantLeft, EventParticipantConnectionAborted:
+	default:
+		return
+	}
+	if room == nil || p == nil || n.agents == nil {
+		return
+	}
+	n.system.Root.Send(n.agents, &agentRoomEvent{
+		event: event, room: proto.Clone(room).(*livekit.Room), p: proto.Clone(p).(*livekit.ParticipantInfo),
+	})
+}
+
 // askAgents sends msg to the dispatcher actor and returns its reply as a T.
 func askAgents[T any](ctx context.Context, n *Node, msg any) (T, error) {
 	var zero T
@@ -166,6 +183,12 @@ type (
 	}
 	// agentRoomClosed tells the dispatcher that a room is gone: its jobs end.
 	agentRoomClosed struct{ name, sid string }
+	// agentRoomEvent is a participant event of a room (noteAgentEvent).
+	agentRoomEvent struct {
+		event string
+		room  *livekit.Room
+		p     *livekit.ParticipantInfo
+	}
 	// offerExpired: a worker did not answer an availability request in time.
 	offerExpired struct{ jobID, workerID string }
 )

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v3"
 	"github.com/twitchtv/twirp"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
@@ -46,6 +47,12 @@ func agentToken(t testing.TB) string {
 // the RegisterWorkerResponse.
 func dialWorker(ctx context.Context, t testing.TB, node *testkit.Node, agentName string) *testWorker {
 	t.Helper()
+	return dialWorkerFor(ctx, t, node, agentName, livekit.JobType_JT_ROOM)
+}
+
+// dialWorkerFor is dialWorker for a worker of job type typ.
+func dialWorkerFor(ctx context.Context, t testing.TB, node *testkit.Node, agentName string, typ livekit.JobType) *testWorker {
+	t.Helper()
 	hdr := http.Header{"Authorization": {"Bearer " + agentToken(t)}}
 	ws, resp, err := websocket.DefaultDialer.DialContext(ctx, node.WSURL+"/agent", hdr)
 	if err != nil {
@@ -56,7 +63,7 @@ func dialWorker(ctx context.Context, t testing.TB, node *testkit.Node, agentName
 	go w.readLoop()
 	t.Cleanup(w.close)
 	w.send(&livekit.WorkerMessage{Message: &livekit.WorkerMessage_Register{Register: &livekit.RegisterWorkerRequest{
-		Type: livekit.JobType_JT_ROOM, AgentName: agentName, Version: "test",
+		Type: typ, AgentName: agentName, Version: "test",
 		AllowedPermissions: &livekit.ParticipantPermission{CanSubscribe: true, CanPublish: true, CanPublishData: true, Agent: true},
 	}}})
 	reg := w.next(ctx).GetRegister()
@@ -252,6 +259,20 @@ func TestAgentDispatchReachesNamedWorker(t *testing.T) {
 	if asg := alpha.next(ctx).GetAssignment(); asg.GetJob().GetId() != job.GetId() {
 		t.Fatalf("alpha's assignment = %v", asg)
 	}
+
+	// The worker reports the job done; the dispatch's state says so.
+	alpha.send(&livekit.WorkerMessage{Message: &livekit.WorkerMessage_UpdateJob{UpdateJob: &livekit.UpdateJobStatus{
+		JobId: job.GetId(), Status: livekit.JobStatus_JS_SUCCESS,
+	}}})
+	alpha.quiet(ctx) // the node has taken the update in
+	list, err := dispatchClient(node, "r1", t).ListDispatch(ctx, &livekit.ListAgentDispatchRequest{Room: "r1", DispatchId: d.GetId()})
+	if err != nil || len(list.GetAgentDispatches()) != 1 {
+		t.Fatalf("ListDispatch(%s) = %v, %v", d.GetId(), list, err)
+	}
+	jobs := list.GetAgentDispatches()[0].GetState().GetJobs()
+	if len(jobs) != 1 || jobs[0].GetState().GetStatus() != livekit.JobStatus_JS_SUCCESS || jobs[0].GetState().GetEndedAt() == 0 {
+		t.Fatalf("after update_job SUCCESS the dispatch's jobs are %v", jobs)
+	}
 }
 
 // A worker that declines, or does not answer in time, passes the job to the next one by load.
@@ -405,4 +426,68 @@ func workers(node *testkit.Node) int64 {
 		}
 	}
 	return -1
+}
+
+// CreateRoom's agents replace the implicit dispatch: the named worker gets the job, the unnamed
+// one nothing.
+func TestAgentDispatchFromCreateRoom(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alpha := dialWorker(ctx, t, node, "alpha")
+	unnamed := dialWorker(ctx, t, node, "")
+	_, err := node.RoomService(testkit.AdminToken(t, "r")).CreateRoom(ctx, &livekit.CreateRoomRequest{
+		Name: "r", Agents: []*livekit.RoomAgentDispatch{{AgentName: "alpha", Metadata: "from CreateRoom"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job := alpha.offer(ctx); job.GetMetadata() != "from CreateRoom" || job.GetAgentName() != "alpha" {
+		t.Fatalf("alpha's job = %v", job)
+	}
+	unnamed.quiet(ctx)
+}
+
+// A JT_PARTICIPANT worker gets a job per joining participant and a JT_PUBLISHER worker one per
+// first publish, both carrying the participant; the agent's own join starts none; the agent
+// leaving the room terminates its job.
+func TestAgentParticipantAndPublisherJobs(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	perParticipant := dialWorkerFor(ctx, t, node, "", livekit.JobType_JT_PARTICIPANT)
+	perPublisher := dialWorkerFor(ctx, t, node, "", livekit.JobType_JT_PUBLISHER)
+
+	alice := join(ctx, t, node, "r", "alice", lkclient.Options{})
+	job := perParticipant.offer(ctx)
+	if job.GetType() != livekit.JobType_JT_PARTICIPANT || job.GetParticipant().GetIdentity() != "alice" || job.GetRoom().GetName() != "r" {
+		t.Fatalf("participant job = %v", job)
+	}
+	perPublisher.quiet(ctx) // joining is not publishing
+	perParticipant.answer(job.GetId(), true)
+	asg := perParticipant.next(ctx).GetAssignment()
+	if asg.GetToken() == "" {
+		t.Fatalf("assignment = %v", asg)
+	}
+	agent, err := testkit.Join(ctx, asg.GetUrl(), asg.GetToken(), lkclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(agent.Close)
+
+	_, sent := publish(ctx, t, alice, webrtc.RTPCodecTypeAudio, 50) // a track counts once its media flows
+	pub := perPublisher.offer(ctx)
+	if pub.GetType() != livekit.JobType_JT_PUBLISHER || pub.GetParticipant().GetIdentity() != "alice" {
+		t.Fatalf("publisher job = %v", pub)
+	}
+	perPublisher.answer(pub.GetId(), false)
+	perParticipant.quiet(ctx) // the agent's own join started no job
+
+	<-sent
+	if err := agent.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if term := perParticipant.next(ctx).GetTermination(); term.GetJobId() != job.GetId() {
+		t.Fatalf("after the agent left, the worker got %v, want termination of %s", term, job.GetId())
+	}
 }

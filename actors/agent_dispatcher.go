@@ -78,7 +78,7 @@ func (a *agentDispatcher) describe() map[string]any {
 func (a *agentDispatcher) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *registerWorker:
-		a.register(ctx, m.conn)
+		a.register(ctx, m.id, m.conn)
 	case *workerMessage:
 		a.onWorkerMessage(ctx, m)
 	case *workerGone:
@@ -127,7 +127,7 @@ func (a *agentDispatcher) Receive(ctx actor.Context) {
 }
 
 // register admits a worker and sends its RegisterWorkerResponse, the first frame it gets.
-func (a *agentDispatcher) register(ctx actor.Context, c AgentWorkerConn) {
+func (a *agentDispatcher) register(ctx actor.Context, id string, c AgentWorkerConn) {
 	req := c.Register
 	if _, known := livekit.JobType_name[int32(req.GetType())]; !known {
 		ctx.Respond(&replyError{fmt.Errorf("job type %d: %w", req.GetType(), ErrBadWorker)})
@@ -139,7 +139,7 @@ func (a *agentDispatcher) register(ctx actor.Context, c AgentWorkerConn) {
 	}
 	a.seq++
 	w := &agentWorker{
-		id: newID("AW_"), seq: a.seq, conn: c, jobType: req.GetType(), agentName: req.GetAgentName(),
+		id: id, seq: a.seq, conn: c, jobType: req.GetType(), agentName: req.GetAgentName(),
 		perm: perm, jobs: map[string]bool{},
 	}
 	a.workers[w.id] = w
@@ -157,7 +157,7 @@ func (a *agentDispatcher) register(ctx actor.Context, c AgentWorkerConn) {
 		},
 	}}})
 	a.node.log.Info("agent worker registered", "worker", w.id, "agentName", w.agentName, "type", w.jobType.String())
-	ctx.Respond(&workerRegistered{id: w.id})
+	ctx.Respond(&workerRegistered{})
 }
 
 // unregister forgets a worker whose connection is gone: its running jobs fail and a pending

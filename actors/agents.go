@@ -84,11 +84,13 @@ func (n *Node) RegisterAgentWorker(ctx context.Context, c AgentWorkerConn) (*Age
 	if c.Register == nil || c.Send == nil || c.Mint == nil {
 		return nil, fmt.Errorf("register, send and mint are required: %w", ErrBadWorker)
 	}
-	res, err := askAgents[*workerRegistered](ctx, n, &registerWorker{conn: c})
-	if err != nil {
+	id := newID("AW_")
+	if _, err := askAgents[*workerRegistered](ctx, n, &registerWorker{id: id, conn: c}); err != nil {
+		// A registration that timed out may still land: make sure it is forgotten.
+		n.system.Root.Send(n.agents, &workerGone{workerID: id})
 		return nil, err
 	}
-	return &AgentWorker{node: n, id: res.id}, nil
+	return &AgentWorker{node: n, id: id}, nil
 }
 
 // CreateAgentDispatch dispatches an agent into a room, creating the room first when rooms are
@@ -163,8 +165,11 @@ func askAgents[T any](ctx context.Context, n *Node, msg any) (T, error) {
 
 // Messages of the dispatcher actor.
 type (
-	registerWorker   struct{ conn AgentWorkerConn }
-	workerRegistered struct{ id string }
+	registerWorker struct {
+		id   string
+		conn AgentWorkerConn
+	}
+	workerRegistered struct{}
 	workerMessage    struct {
 		workerID string
 		msg      *livekit.WorkerMessage

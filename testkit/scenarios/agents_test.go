@@ -364,6 +364,27 @@ func TestAgentAuth(t *testing.T) {
 		})
 	}
 
+	// A registration for a job type that does not exist is refused: the socket closes with no
+	// register response; so does a first message that is not register.
+	for name, first := range map[string]*livekit.WorkerMessage{
+		"unknown job type": {Message: &livekit.WorkerMessage_Register{Register: &livekit.RegisterWorkerRequest{Type: 7}}},
+		"ping first":       {Message: &livekit.WorkerMessage_Ping{Ping: &livekit.WorkerPing{Timestamp: 1}}},
+	} {
+		ws, _, err := websocket.DefaultDialer.DialContext(ctx, node.WSURL+"/agent", http.Header{"Authorization": {"Bearer " + agentToken(t)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := proto.Marshal(first)
+		if err := ws.WriteMessage(websocket.BinaryMessage, data); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, frame, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+			t.Errorf("%s: read %x, %v; want close 1008", name, frame, err)
+		}
+		ws.Close()
+	}
+
 	if _, err := node.RoomService(testkit.AdminToken(t, "r")).CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "r"}); err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Session tunes how a participant outlives its signalling connection (resume).
 	Session SessionConfig
+	// Agents tunes the dispatch of jobs to agent workers.
+	Agents AgentConfig
 	// Events, when set, receives room, participant and track lifecycle events. It must not block.
 	Events EventSink
 	// ReceiverMiddleware, when set, wraps the Receive of every actor the node spawns (node, rooms,

@@ -30,6 +30,7 @@ type EventSink func(*livekit.WebhookEvent)
 // emit hands one event to the configured sink. Every message in it is a copy: the actor goes on
 // changing its own.
 func (n *Node) emit(event string, room *livekit.Room, p *livekit.ParticipantInfo, track *livekit.TrackInfo) {
+	n.noteAgentEvent(event, room, p)
 	if n.cfg.Events == nil {
 		return
 	}

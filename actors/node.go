@@ -29,6 +29,7 @@ type Node struct {
 	closed    atomic.Bool
 	drops     dropCounters    // data and candidates dropped, for Stats
 	ice       candidatePolicy // which remote ICE candidates the node contacts
+	agents    *actor.PID      // /node/agents, the agent worker dispatcher
 }
 
 // NewNode starts a node: the actor system, the /node actor and the WebRTC engine.
@@ -55,6 +56,16 @@ func NewNode(cfg Config) (*Node, error) {
 			log.Error("actor failed and was stopped", "actor", "/"+e.Child.Id, "reason", fmt.Sprint(e.Reason), "directive", e.Directive.String())
 		}
 	})
+	agents, err := n.spawn(system.Root, "node/agents", "agents", func(st *actorStats) actor.Actor {
+		d := newAgentDispatcher(n)
+		st.describe = d.describe
+		return d
+	})
+	if err != nil {
+		_ = engine.Close()
+		return nil, fmt.Errorf("spawning agent dispatcher: %w", err)
+	}
+	n.agents = agents
 	pid, err := n.spawn(system.Root, "node", "node", func(st *actorStats) actor.Actor {
 		na := &nodeActor{node: n, rooms: map[string]*roomEntry{}, stopping: map[string]*actor.PID{}, waiting: map[string][]pendingJoin{}}
 		st.describe = na.describe
@@ -84,6 +95,7 @@ func withDefaults(cfg Config) Config {
 	orDefault(&cfg.PingInterval, 5*time.Second)
 	orDefault(&cfg.PingTimeout, 15*time.Second)
 	orDefault(&cfg.RequestTimeout, 5*time.Second)
+	orDefault(&cfg.Agents.AvailabilityTimeout, 10*time.Second)
 	cfg.Limits = limitsWithDefaults(cfg.Limits)
 	for _, d := range []struct {
 		v   *time.Duration
@@ -154,6 +166,9 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	if err := n.waitStopped(ctx, n.pid); err != nil {
 		waitErr = errors.Join(waitErr, fmt.Errorf("node actor: %w", err))
+	}
+	if err := n.waitStopped(ctx, n.agents); err != nil {
+		waitErr = errors.Join(waitErr, fmt.Errorf("agent dispatcher: %w", err))
 	}
 	n.system.Shutdown()
 	if err := n.engine.Close(); err != nil {
@@ -343,6 +358,9 @@ func (a *nodeActor) closeRoom(ctx actor.Context, name string, e *roomEntry, reas
 }
 
 func (a *nodeActor) forget(name string) {
+	if e := a.rooms[name]; e != nil {
+		a.node.system.Root.Send(a.node.agents, &agentRoomClosed{name: name, sid: e.info.GetSid()})
+	}
 	delete(a.rooms, name)
 	a.numRooms.Store(int64(len(a.rooms)))
 }
@@ -394,6 +412,7 @@ func (a *nodeActor) ensureRoom(ctx actor.Context, req *livekit.CreateRoomRequest
 	a.rooms[req.GetName()] = e
 	a.numRooms.Store(int64(len(a.rooms)))
 	a.node.log.Info("room created", "room", req.GetName(), "roomID", info.Sid)
+	ctx.Send(a.node.agents, &agentRoomOpened{room: proto.Clone(info).(*livekit.Room), agents: req.GetAgents()})
 	return e, nil
 }
 

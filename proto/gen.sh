@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate Go code for proto/livekit/*.proto.
-# Output: proto/livekit/*.pb.go and proto/livekit/livekit_room.twirp.go
+# Output: proto/livekit/*.pb.go and proto/livekit/*.twirp.go
 set -euo pipefail
 
 PROTOC_GEN_GO_VERSION=v1.36.12
@@ -41,6 +41,8 @@ protoc -I . \
   livekit/livekit_models.proto \
   livekit/livekit_rtc.proto \
   livekit/livekit_room.proto \
-  livekit/livekit_webhook.proto
+  livekit/livekit_webhook.proto \
+  livekit/livekit_agent.proto \
+  livekit/livekit_agent_dispatch.proto
 
 echo "generated: $(ls livekit/*.go | grep -v _test.go | tr '\n' ' ')"

@@ -146,6 +146,7 @@ func (b nodeBackend) join(ctx context.Context, req actors.JoinRequest) (session,
 type Server struct {
 	cfg      ServerConfig
 	node     backend
+	agents   agentBackend // nil when the backend has no agent dispatcher (test fakes)
 	verifier *auth.Verifier
 	log      *slog.Logger
 	handler  http.Handler
@@ -165,6 +166,8 @@ type Server struct {
 //	GET  /rtc/validate                    the /rtc checks without joining: 200 "success" or the error
 //	     /rtc/v1, /rtc/v1/validate        404, so that clients fall back to /rtc (single-PC mode is not built)
 //	POST /twirp/livekit.RoomService/*     Room API
+//	GET  /agent                           agent worker WebSocket (token with the agent grant)
+//	POST /twirp/livekit.AgentDispatchService/*  agent dispatch API
 //	GET  /debug/, /debug/actors           live actor tree (HTML, JSON), as cfg.Debug allows
 //	GET  /metrics                         cfg.Metrics, when set
 //
@@ -192,6 +195,11 @@ func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.
 	mux.HandleFunc("/rtc/v1", s.handleV1)
 	mux.HandleFunc("/rtc/v1/validate", s.handleV1)
 	mux.Handle(livekit.RoomServicePathPrefix, s.roomServiceHandler())
+	if ab, ok := node.(agentBackend); ok {
+		s.agents = ab
+		mux.HandleFunc("/agent", s.handleAgent)
+		mux.Handle(livekit.AgentDispatchServicePathPrefix, s.agentDispatchHandler())
+	}
 	s.mountDebug(mux)
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)

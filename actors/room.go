@@ -117,7 +117,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *closeRoom:
 		r.close(ctx, m.reason)
 	case *roomTimeout:
-		if m.gen == r.timerGen && len(r.participants) == 0 {
+		if m.gen == r.timerGen && !r.hasIndependentMember() {
 			// The node decides: a join it has already forwarded may be on its way here.
 			ctx.Send(ctx.Parent(), &roomIdle{pid: ctx.Self(), joinsSeen: r.joinsSeen})
 			r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second) // ask again if refused
@@ -239,7 +239,9 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	info := newParticipantInfo(req)
 	subscriberPrimary := req.Permission.GetCanSubscribe()
 	r.hadJoin = true
-	r.timerGen++ // someone is here: no timer may close the room now
+	if !dependentKind(info.GetKind()) {
+		r.timerGen++ // someone is here: no timer may close the room now (agents do not count)
+	}
 	r.info.NumParticipants = uint32(len(r.participants) + 1)
 	join := r.joinResponse(info, subscriberPrimary)
 	if err := req.Sink.Send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}}); err != nil {
@@ -494,9 +496,25 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 		r.node.emit(EventParticipantConnectionAborted, r.roomInfo(), gone, nil)
 	}
 	r.log.Info("participant left", "participant", p.info.GetIdentity(), "pID", p.info.GetSid())
-	if len(r.participants) == 0 && !r.closing {
+	if !r.hasIndependentMember() && !r.closing {
 		r.armTimer(ctx, time.Duration(r.info.DepartureTimeout)*time.Second)
 	}
+}
+
+// dependentKind reports whether a participant of this kind only serves the others (an agent, a
+// recorder): like LiveKit, such participants do not keep an otherwise empty room open.
+func dependentKind(k livekit.ParticipantInfo_Kind) bool {
+	return k == livekit.ParticipantInfo_AGENT || k == livekit.ParticipantInfo_EGRESS
+}
+
+// hasIndependentMember reports whether anyone other than agents and recorders is in the room.
+func (r *roomActor) hasIndependentMember() bool {
+	for _, p := range r.participants {
+		if !dependentKind(p.info.GetKind()) {
+			return true
+		}
+	}
+	return false
 }
 
 // applySubscriptions turns an UpdateSubscription into subscribe/unsubscribe messages for p.

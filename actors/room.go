@@ -442,6 +442,8 @@ func (r *roomActor) dropTrack(ctx actor.Context, sid string) {
 	var owner *livekit.ParticipantInfo
 	if p := r.memberBySID(t.pub.publisherSID); p != nil {
 		owner = p.info
+	} else if t.owner != nil {
+		owner = t.owner.info // the publisher already left: its last info still names it
 	}
 	r.node.emit(EventTrackUnpublished, r.roomInfo(), owner, t.pub.info)
 	delete(r.tracks, sid)

@@ -1,0 +1,101 @@
+package cluster_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
+
+	"github.com/actor-sfu/livekit-server/actors/cluster"
+)
+
+// A LiveKit config's keys land in the right fields.
+func TestConfigYAMLKeys(t *testing.T) {
+	src := `
+region: eu-west
+redis:
+  address: 127.0.0.1:6379
+  username: u
+  password: p
+  db: 2
+  use_tls: true
+  sentinel_master_name: mymaster
+  sentinel_username: su
+  sentinel_password: sp
+  sentinel_addresses: [10.0.0.1:26379, 10.0.0.2:26379]
+  cluster_addresses: [10.0.1.1:6379]
+node_selector:
+  kind: cpuload
+  sort_by: rooms
+  cpu_load_limit: 0.8
+  sysload_limit: 0.7
+`
+	var c cluster.Config
+	if err := yaml.Unmarshal([]byte(src), &c); err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redis
+	if c.Region != "eu-west" || r.Address != "127.0.0.1:6379" || r.Username != "u" || r.Password != "p" ||
+		r.DB != 2 || !r.UseTLS || r.SentinelMasterName != "mymaster" || r.SentinelUsername != "su" ||
+		r.SentinelPassword != "sp" || len(r.SentinelAddresses) != 2 || r.ClusterAddresses[0] != "10.0.1.1:6379" {
+		t.Fatalf("redis section: %+v", c)
+	}
+	s := c.NodeSelector
+	if s.Kind != "cpuload" || s.SortBy != "rooms" || s.CPULoadLimit != 0.8 || s.SysloadLimit != 0.7 {
+		t.Fatalf("node_selector: %+v", s)
+	}
+}
+
+func TestNewClientShapes(t *testing.T) {
+	if _, err := cluster.NewClient(cluster.RedisConfig{}); err != cluster.ErrNotConfigured {
+		t.Fatalf("empty config: %v", err)
+	}
+	single, err := cluster.NewClient(cluster.RedisConfig{Address: "127.0.0.1:1", DB: 3, UseTLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	if c, ok := single.(*redis.Client); !ok || c.Options().DB != 3 || c.Options().TLSConfig == nil {
+		t.Fatalf("single: %T", single)
+	}
+	failover, err := cluster.NewClient(cluster.RedisConfig{SentinelMasterName: "m", SentinelAddresses: []string{"127.0.0.1:2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer failover.Close()
+	// A failover client is a *redis.Client whose dialer asks the sentinels.
+	if c, ok := failover.(*redis.Client); !ok || c.Options().TLSConfig != nil {
+		t.Fatalf("failover: %T", failover)
+	}
+	cl, err := cluster.NewClient(cluster.RedisConfig{Address: "ignored:1", ClusterAddresses: []string{"127.0.0.1:3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, ok := cl.(*redis.ClusterClient); !ok {
+		t.Fatalf("cluster: %T", cl)
+	}
+	if _, err := cluster.NewClient(cluster.RedisConfig{ClusterAddresses: []string{"a:1"}, DB: 1}); err == nil {
+		t.Fatal("cluster with db 1 accepted")
+	}
+	if _, err := cluster.NewClient(cluster.RedisConfig{SentinelMasterName: "m"}); err == nil {
+		t.Fatal("sentinel without addresses accepted")
+	}
+}
+
+func TestNodeSelectorValidate(t *testing.T) {
+	for _, ok := range []cluster.NodeSelectorConfig{{}, {Kind: "sysload", SortBy: "bytespersec"}, {Kind: "any", SortBy: "clients"}} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
+	}
+	for _, bad := range []cluster.NodeSelectorConfig{{Kind: "regionaware2"}, {SortBy: "weight"}, {CPULoadLimit: 1.5}} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	d := cluster.NodeSelectorConfig{}.WithDefaults()
+	if d.Kind != "any" || d.SortBy != "random" || d.CPULoadLimit != 0.9 || d.SysloadLimit != 0.9 {
+		t.Fatalf("defaults: %+v", d)
+	}
+}

@@ -159,24 +159,44 @@ func (d *Directory) Owned() []string {
 	return rooms
 }
 
-// Rewrite writes every room this node owns back with SET NX, after Redis lost its data. Rooms
-// that meanwhile went to another node are forgotten and returned as lost: the caller closes them.
+// Rewrite writes every room this node owns back with SET NX after Redis lost its data: one
+// pipelined round trip for all of them, plus a GET for each one found taken. Rooms that went to
+// another node meanwhile are forgotten and returned as lost: the caller closes them.
 func (d *Directory) Rewrite(ctx context.Context) (lost []string, err error) {
-	var errs []error
-	for _, room := range d.Owned() {
-		owner, err := d.Place(ctx, room, d.self)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	rooms := d.Owned()
+	if len(rooms) == 0 {
+		return nil, nil
+	}
+	sets := make([]*redis.BoolCmd, len(rooms))
+	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, room := range rooms {
+			sets[i] = p.SetNX(ctx, roomKey(room), d.self, 0)
 		}
-		if owner != d.self {
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: rewrite %d rooms: %w", len(rooms), err)
+	}
+	var taken []string
+	for i, c := range sets {
+		if !c.Val() {
+			taken = append(taken, rooms[i])
+		}
+	}
+	for _, room := range taken {
+		owner, ok, err := d.Lookup(ctx, room)
+		if err != nil {
+			return lost, err
+		}
+		if ok && owner != d.self {
+			d.track(room, owner)
 			lost = append(lost, room)
 		}
 	}
 	if len(lost) > 0 {
 		d.log.Warn("cluster: rooms taken over by other nodes while Redis was away", "rooms", lost)
 	}
-	return lost, errors.Join(errs...)
+	return lost, nil
 }
 
 // track keeps the owned set in step with what Redis answered for room.

@@ -378,3 +378,24 @@ func runID(t *testing.T, srv *redis.Server) string {
 	t.Fatal("no run_id in INFO")
 	return ""
 }
+
+// Without Redis no room is placed (Place fails, at the latest at the caller's deadline); rooms already
+// placed are looked up again once it is back.
+func TestPlaceWithoutRedisFails(t *testing.T) {
+	srv := redis.Start(t)
+	nodes := startNodes(t, srv, 2, cluster.NodeSelectorConfig{})
+	if err := nodes[0].Directory.Claim(context.Background(), "before"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if n, err := nodes[1].Placer.Place(ctx, "during"); err == nil {
+		t.Fatalf("placed on %s while Redis was down", n.ID)
+	}
+	srv.StartAgain()
+	waitFor(t, 5*time.Second, "placement works again", func() bool {
+		n, err := nodes[1].Placer.Place(context.Background(), "before")
+		return err == nil && n.ID == "ND_1"
+	})
+}

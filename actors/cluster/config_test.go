@@ -1,12 +1,15 @@
 package cluster_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 
 	"github.com/actor-sfu/livekit-server/actors/cluster"
+	redistest "github.com/actor-sfu/livekit-server/testkit/redis"
 )
 
 // A LiveKit config's keys land in the right fields.
@@ -97,5 +100,34 @@ func TestNodeSelectorValidate(t *testing.T) {
 	d := cluster.NodeSelectorConfig{}.WithDefaults()
 	if d.Kind != "any" || d.SortBy != "random" || d.CPULoadLimit != 0.9 || d.SysloadLimit != 0.9 {
 		t.Fatalf("defaults: %+v", d)
+	}
+}
+
+// The sentinel shape finds the master through a real Redis Sentinel and the cluster runs over it.
+func TestSentinelClientReachesMaster(t *testing.T) {
+	srv := redistest.Start(t)
+	sen := redistest.StartSentinel(t, srv, "lkmaster")
+	rdb, err := cluster.NewClient(cluster.RedisConfig{SentinelMasterName: "lkmaster", SentinelAddresses: []string{sen.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := cluster.Start(ctx, rdb, cluster.Config{}, cluster.RegistryOptions{NodeID: "ND_S"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	if err := c.Directory.Claim(ctx, "via-sentinel"); err != nil {
+		t.Fatal(err)
+	}
+	// Read behind the client's back, straight from the master.
+	direct := srv.Client()
+	if got, err := direct.Get(ctx, "livekit:rooms/via-sentinel").Result(); err != nil || got != "ND_S" {
+		t.Fatalf("room entry on the master: %q %v", got, err)
+	}
+	if n, err := direct.Exists(ctx, "{livekit-nodes}:nodes/ND_S").Result(); err != nil || n != 1 {
+		t.Fatalf("node entry on the master: %d %v", n, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -25,7 +26,10 @@ type Server struct {
 	// Port is the loopback port; it stays the same across Stop and Start.
 	Port int
 
-	t      testing.TB
+	t testing.TB
+	// args returns the command line for a start with dir as the working directory.
+	args func(dir string) ([]string, error)
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	waitCh chan error
@@ -46,7 +50,7 @@ func Start(t testing.TB) *Server {
 		if err != nil {
 			t.Fatalf("redis: %v", err)
 		}
-		s := &Server{Port: port, t: t}
+		s := &Server{Port: port, t: t, args: serverArgs(port)}
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -54,6 +58,38 @@ func Start(t testing.TB) *Server {
 	}
 	t.Fatalf("redis: %v", lastErr)
 	return nil
+}
+
+func serverArgs(port int) func(string) ([]string, error) {
+	return func(dir string) ([]string, error) {
+		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir}, nil
+	}
+}
+
+// StartSentinel launches a Redis Sentinel (redis-server --sentinel) on a free loopback port that
+// monitors master under masterName with a quorum of one, stopped at cleanup.
+func StartSentinel(t testing.TB, master *Server, masterName string) *Server {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redis sentinel: %v", err)
+	}
+	s := &Server{Port: port, t: t, args: func(dir string) ([]string, error) {
+		// Sentinel rewrites its config file, so it lives in the start's own directory.
+		conf := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\n",
+			port, dir, masterName, master.Port)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return nil, fmt.Errorf("sentinel config: %w", err)
+		}
+		return []string{conf, "--sentinel"}, nil
+	}}
+	if err := s.start(); err != nil {
+		t.Fatalf("redis sentinel: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
 
 func binary() string {
@@ -100,8 +136,11 @@ func (s *Server) start() error {
 		return errors.New("redis-server already running")
 	}
 	log := &syncBuffer{}
-	cmd := exec.Command(binary(), "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.t.TempDir())
+	args, err := s.args(s.t.TempDir())
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binary(), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)

@@ -131,3 +131,50 @@ func TestSentinelClientReachesMaster(t *testing.T) {
 		t.Fatalf("node entry on the master: %d %v", n, err)
 	}
 }
+
+// The cluster shape runs the registry, directory and placer on a Redis Cluster: the registry's
+// keys share a slot, so its multi-key reads do not fail with CROSSSLOT.
+func TestClusterClientRunsCluster(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var nodes []*cluster.Cluster
+	for _, id := range []string{"ND_A", "ND_B"} {
+		rdb, err := cluster.NewClient(cluster.RedisConfig{ClusterAddresses: []string{srv.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Close()
+		c, err := cluster.Start(ctx, rdb, cluster.Config{}, cluster.RegistryOptions{NodeID: id}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		defer c.Stop(context.Background())
+		nodes = append(nodes, c)
+	}
+	infos, err := nodes[0].Registry.Nodes(ctx)
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("nodes on a Redis Cluster: %v %v", infos, err)
+	}
+	a, err := nodes[0].Placer.Place(ctx, "on-cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nodes[1].Placer.Place(ctx, "on-cluster")
+	if err != nil || b.ID != a.ID {
+		t.Fatalf("second placer: %v %v, first said %s", b.ID, err, a.ID)
+	}
+	owner := nodes[0]
+	if a.ID == "ND_B" {
+		owner = nodes[1]
+	}
+	if err := owner.Directory.Claim(ctx, "on-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Directory.Release(ctx, "on-cluster"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := nodes[1].Directory.Lookup(ctx, "on-cluster"); ok || err != nil {
+		t.Fatalf("released on the cluster: %v %v", ok, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +91,47 @@ func StartSentinel(t testing.TB, master *Server, masterName string) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// StartCluster launches a one-node Redis Cluster (cluster mode on, all 16384 slots on this node)
+// on a free loopback port, for clients of the cluster shape: multi-key commands across slots fail
+// there exactly as on a many-node cluster.
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	if binary() == "" {
+		t.Skip("redis-server is not installed (apt-get install -y redis-server); skipping cluster test")
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("redis cluster: %v", err)
+	}
+	plain := serverArgs(port)
+	s := &Server{Port: port, t: t, args: func(dir string) ([]string, error) {
+		args, err := plain(dir)
+		return append(args, "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(dir, "nodes.conf")), err
+	}}
+	if err := s.start(); err != nil {
+		t.Fatalf("redis cluster: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr()})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
+		t.Fatalf("redis cluster: assign slots: %v", err)
+	}
+	for {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return s
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("redis cluster: state not ok: %q %v", info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func binary() string {

@@ -22,6 +22,9 @@
 //   - Placer: lookup, keep a live owner, take over a dead one, else select and write with CAS;
 //     two nodes placing one room at once get the same answer. It counts its own placements made
 //     after a node's last stats, so a burst between refreshes still spreads.
+//   - Ready: no new room is placed while this node's latest refresh failed, nor for one TTL after
+//     Redis came back empty, so that live nodes rewrite the rooms they hold before anyone places
+//     them anew. Lookups of placed rooms keep working.
 //   - Cluster: the three wired for one node (the directory rewritten on resync).
 //
 // # Redis keys
@@ -33,6 +36,9 @@
 // The two registry keys share the hash tag {livekit-nodes} so that listing the nodes is one MGET
 // on a Redis cluster too; room keys spread over slots. Commands used: SET (NX, PX, GET), SADD,
 // SREM, SMEMBERS, MGET, GET, DEL and EVALSHA/EVAL of two short scripts; Redis 6.2 or later.
+//
+// Tests run each shape against Debian's redis-server (testkit/redis): a single server, a Sentinel
+// monitoring it, and a one-node Redis Cluster with every slot assigned.
 //
 // Clocks: stats freshness compares a node's updated_at with the reader's clock, so nodes' clocks
 // must agree to within the selector's staleness bound (two TTLs); liveness itself is Redis's TTL.

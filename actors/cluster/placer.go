@@ -32,7 +32,8 @@ func NewPlacer(reg *Registry, dir *Directory, sel *Selector) *Placer {
 const maxPlaceAttempts = 5
 
 // Place returns the live node that holds room, placing it on the selector's choice when it is
-// not placed or its node is dead. A room already on a SHUTTING_DOWN node stays there.
+// not placed or its node is dead. A room already on a SHUTTING_DOWN node stays there. No room is
+// placed while the registry is not Ready (Redis away, or just back empty).
 func (p *Placer) Place(ctx context.Context, room string) (NodeInfo, error) {
 	for range maxPlaceAttempts {
 		nodes, err := p.reg.Nodes(ctx)
@@ -47,6 +48,9 @@ func (p *Placer) Place(ctx context.Context, room string) (NodeInfo, error) {
 			if n, ok := findNode(nodes, owner); ok {
 				return n, nil
 			}
+		}
+		if err := p.reg.Ready(); err != nil {
+			return NodeInfo{}, fmt.Errorf("cluster: place room %q: %w", room, err)
 		}
 		now := time.Now()
 		pick, err := p.sel.Select(p.adjusted(nodes, now), now)

@@ -101,6 +101,8 @@ type Registry struct {
 	state      NodeState
 	registered bool
 	startedAt  time.Time
+	lastErr    error     // of the latest refresh
+	resyncAt   time.Time // when a refresh last found Redis emptied
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -161,7 +163,10 @@ func (r *Registry) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		err := r.refresh(ctx)
+		// Bounded, so that a Redis that stopped answering is noticed (Ready) within about a second.
+		rctx, cancel := context.WithTimeout(ctx, max(r.opts.Refresh, time.Second))
+		err := r.refresh(rctx)
+		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil && !failing:
 			r.log.Warn("cluster: registry refresh failed", "err", err)
@@ -238,18 +243,47 @@ func (r *Registry) refresh(ctx context.Context) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("cluster: register %s: %w", r.opts.NodeID, err)
+		err = fmt.Errorf("cluster: register %s: %w", r.opts.NodeID, err)
+		r.mu.Lock()
+		r.lastErr = err
+		r.mu.Unlock()
+		return err
 	}
 	lost := errors.Is(prev.Err(), redis.Nil)
 	r.mu.Lock()
 	resync := lost && r.registered
 	r.registered = true
+	r.lastErr = nil
+	if resync {
+		r.resyncAt = time.Now()
+	}
 	r.mu.Unlock()
 	if resync {
 		r.log.Info("cluster: own registry entry was missing; rewriting shared state")
 		if r.opts.OnResync != nil {
 			r.opts.OnResync(ctx)
 		}
+	}
+	return nil
+}
+
+// Errors of Ready.
+var (
+	ErrRedisUnavailable = errors.New("cluster: redis unavailable")
+	ErrRebuilding       = errors.New("cluster: redis came back empty; directory is being rebuilt")
+)
+
+// Ready tells whether new rooms may be placed: not while this node's latest refresh failed
+// (ErrRedisUnavailable), nor for one TTL after a refresh found Redis emptied (ErrRebuilding), the
+// time every live node needs to register again and rewrite the rooms it holds.
+func (r *Registry) Ready() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastErr != nil {
+		return fmt.Errorf("%w: %w", ErrRedisUnavailable, r.lastErr)
+	}
+	if !r.resyncAt.IsZero() && time.Since(r.resyncAt) < r.opts.TTL {
+		return ErrRebuilding
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ type participantActor struct {
 	stats             *actorStats // this actor's published figures; it alone writes them
 	autoSubscribe     bool
 	subscriberPrimary bool
+	protocol          int32 // the client's signalling protocol version
 
 	self *actor.PID
 	root *actor.RootContext
@@ -85,6 +86,7 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		sink:              sink,
 		stats:             st,
 		autoSubscribe:     req.AutoSubscribe,
+		protocol:          req.Client.GetProtocol(),
 		subscriberPrimary: subscriberPrimary,
 		pending:           map[string]*livekit.TrackInfo{},
 		published:         map[string]*publication{},

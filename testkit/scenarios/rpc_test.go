@@ -118,6 +118,22 @@ func TestPerformRpc(t *testing.T) {
 			t.Fatalf("alice received an rpc answer meant for the node: %v", d.Packet)
 		}
 	}
+
+	// The callee leaving fails the call at once with RECIPIENT_DISCONNECTED.
+	errc := make(chan error, 1)
+	go func() {
+		_, err := call("alice", "slow", 8000)
+		errc <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // the request is acked and waiting for its response
+	start = time.Now()
+	if err := alice.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	requireTwirp(t, "callee left", <-errc, twirp.Unavailable, "RpcError 1503")
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the callee's leaving failed the call only after %v", took)
+	}
 }
 
 // Participant-to-participant RPC packets are forwarded to the destination only, stamped with the

@@ -526,6 +526,7 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 	for _, pt := range u.GetParticipantTracks() {
 		sids = append(sids, pt.GetTrackSids()...)
 	}
+	notFound := 0
 	for _, sid := range sids {
 		t, found := r.tracks[sid]
 		if !u.GetSubscribe() {
@@ -536,7 +537,11 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 			continue
 		}
 		if !found || t.hidden() {
-			r.unknownTrack(p, sid) // a hidden participant's tracks are as good as absent for the others
+			// A hidden participant's tracks are as good as absent for the others. A request full
+			// of unknown SIDs gets a few answers, not one per SID: they share the signal queue.
+			if notFound < maxNotFoundResponses && r.unknownTrack(p, sid) {
+				notFound++
+			}
 			continue
 		}
 		if t.pub.publisherSID == p.info.GetSid() {

@@ -141,14 +141,17 @@ func (r *roomActor) resolvePermission(in *livekit.SubscriptionPermission) (*live
 	return out, nil
 }
 
+// maxNotFoundResponses caps the subscription_responses one subscription request gets.
+const maxNotFoundResponses = 16
+
 // unknownTrack tells a subscriber that a track it asked for does not exist
 // (subscription_response TRACK_NOTFOUND), unless a participant lists it and its media is yet to
-// arrive.
-func (r *roomActor) unknownTrack(p *memberEntry, sid string) {
+// arrive. It reports whether it answered.
+func (r *roomActor) unknownTrack(p *memberEntry, sid string) bool {
 	for _, m := range r.participants {
 		for _, ti := range m.info.GetTracks() {
 			if ti.GetSid() == sid {
-				return
+				return false
 			}
 		}
 	}
@@ -158,6 +161,7 @@ func (r *roomActor) unknownTrack(p *memberEntry, sid string) {
 	if err != nil {
 		r.log.Debug("subscription response not delivered", "participant", p.info.GetIdentity(), "err", err)
 	}
+	return true
 }
 
 // trackSubscribed tells a publisher, once per track, that its first subscriber receives it

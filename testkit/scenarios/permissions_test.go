@@ -188,3 +188,46 @@ func TestSubscriptionResponseAndAllowAll(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A per-track permission lets the subscriber receive the listed track only; an identity-wide
+// all_tracks entry lets another receive both. Nobody else gets anything.
+func TestSubscriptionPermissionPerTrack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node := testkit.StartNode(t, testkit.Options{})
+	alice := join(ctx, t, node, "pertrack", "alice", lkclient.Options{})
+	mic, _ := publish(ctx, t, alice, webrtc.RTPCodecTypeAudio, 0)
+	cam, _ := publish(ctx, t, alice, webrtc.RTPCodecTypeVideo, 0)
+	setPermission(t, alice, &livekit.SubscriptionPermission{TrackPermissions: []*livekit.TrackPermission{
+		{ParticipantIdentity: "bob", TrackSids: []string{cam.SID()}},
+		{ParticipantIdentity: "carol", AllTracks: true},
+	}})
+	time.Sleep(300 * time.Millisecond) // the permission is in place before anyone joins
+	bob := join(ctx, t, node, "pertrack", "bob", lkclient.Options{})
+	carol := join(ctx, t, node, "pertrack", "carol", lkclient.Options{})
+	dave := join(ctx, t, node, "pertrack", "dave", lkclient.Options{})
+
+	allowed := []struct {
+		c   *lkclient.Client
+		sid string
+	}{{bob, cam.SID()}, {carol, cam.SID()}, {carol, mic.SID()}}
+	for _, a := range allowed {
+		rt, err := a.c.WaitSubscribed(ctx, a.sid)
+		if err != nil {
+			t.Fatalf("%s never received %s: %v", a.c.Identity(), a.sid, err)
+		}
+		if err := rt.WaitPackets(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if waitPermissionUpdate(ctx, t, bob, mic.SID(), 1) || waitPermissionUpdate(ctx, t, dave, cam.SID(), 1) {
+		t.Fatal("a subscriber without permission was told it may subscribe")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if bob.RemoteTrack(mic.SID()) != nil {
+		t.Fatal("bob may receive only the camera, but receives the microphone")
+	}
+	if n := len(dave.RemoteTracks()); n != 0 {
+		t.Fatalf("dave may receive nothing, but receives %d tracks", n)
+	}
+}

@@ -132,6 +132,10 @@ type dataFrom struct {
 	dest           []string        // the destination identities the packet lists
 	to             map[string]bool // identities and (legacy) SIDs it is for; nil means everyone
 	sequence       uint32          // the sender's reliable-data sequence number; 0 when it sets none
+	// rpcAck and rpcResponse are set when the packet acks or answers an RPC, so that the room can
+	// take those meant for its own PerformRpc calls (room_rpc.go).
+	rpcAck      string
+	rpcResponse *livekit.RpcResponse
 }
 
 // --- room → participant ---

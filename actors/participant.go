@@ -30,6 +30,7 @@ type participantActor struct {
 	stats             *actorStats // this actor's published figures; it alone writes them
 	autoSubscribe     bool
 	subscriberPrimary bool
+	protocol          int32 // the client's signalling protocol version
 
 	self *actor.PID
 	root *actor.RootContext
@@ -87,6 +88,7 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		sink:              sink,
 		stats:             st,
 		autoSubscribe:     req.AutoSubscribe,
+		protocol:          req.Client.GetProtocol(),
 		subscriberPrimary: subscriberPrimary,
 		pending:           map[string]*livekit.TrackInfo{},
 		published:         map[string]*publication{},
@@ -183,6 +185,9 @@ func (p *participantActor) Receive(ctx actor.Context) {
 		p.sendCandidate(m.target, m.candidate)
 	case *pcStateChanged:
 		p.pcStateChanged(ctx, m.target, m.state)
+		p.reportBound(ctx, 0)
+	case *boundCheck:
+		p.reportBound(ctx, m.tries)
 	case *remoteTrackArrived:
 		p.remoteTrack(ctx, m.remote, m.receiver)
 	case *dataChannelOpened:
@@ -218,6 +223,7 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 		p.publisherOffer(ctx, m.Offer)
 	case *livekit.SignalRequest_Answer:
 		p.subscriberAnswer(ctx, m.Answer)
+		p.reportBound(ctx, boundCheckTries)
 	case *livekit.SignalRequest_Trickle:
 		p.remoteCandidate(m.Trickle)
 	case *livekit.SignalRequest_AddTrack:
@@ -230,6 +236,8 @@ func (p *participantActor) handleSignal(ctx actor.Context, req *livekit.SignalRe
 			return
 		}
 		ctx.Send(ctx.Parent(), &updateSubscriptions{identity: p.info.Identity, update: p.capSubscription(m.Subscription)})
+	case *livekit.SignalRequest_SubscriptionPermission:
+		ctx.Send(ctx.Parent(), &setSubscriptionPermission{identity: p.info.Identity, perm: m.SubscriptionPermission})
 	case *livekit.SignalRequest_TrackSetting:
 		p.trackSettings(m.TrackSetting)
 	case *livekit.SignalRequest_Leave:

@@ -132,6 +132,8 @@ func decodeClientData(label string, data []byte, from dataSender) (*dataFrom, er
 	}
 	msg.senderIdentity = from.identity
 	msg.sequence = pkt.GetSequence()
+	msg.rpcAck = pkt.GetRpcAck().GetRequestId()
+	msg.rpcResponse = pkt.GetRpcResponse()
 	return msg, nil
 }
 

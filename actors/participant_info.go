@@ -145,4 +145,14 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 	p.mergeAttributes(req.GetAttributes())
 	p.changed(ctx)
 	p.sendRefreshToken()
+	if p.protocol >= minProtocolRequestOK && req.GetRequestId() != 0 {
+		p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RequestResponse{RequestResponse: &livekit.RequestResponse{
+			RequestId: req.GetRequestId(), Reason: livekit.RequestResponse_OK,
+			Request: &livekit.RequestResponse_UpdateMetadata{UpdateMetadata: req},
+		}}})
+	}
 }
+
+// minProtocolRequestOK is the first client protocol that gets request_response OK for a request
+// that succeeded (LiveKit: non-error responses from protocol 15).
+const minProtocolRequestOK = 15

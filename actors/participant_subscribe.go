@@ -5,6 +5,7 @@ package actors
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/webrtc/v3"
@@ -19,6 +20,7 @@ type subscription struct {
 	sender    *webrtc.RTPSender
 	trackPID  *actor.PID
 	info      *livekit.TrackInfo
+	bound     bool // the room was told its media flows (subscriptionBound)
 }
 
 // subscribe adds a DownTrack for a published track to the subscriber PC and renegotiates.
@@ -113,4 +115,39 @@ func pickLayer(info *livekit.TrackInfo, u *livekit.UpdateTrackSettings) int {
 		return 1
 	}
 	return 2
+}
+
+// boundCheck asks the participant to look again for DownTracks pion has bound (participant).
+// tries counts down the checks left.
+type boundCheck struct{ tries int }
+
+// boundCheckInterval and boundCheckTries bound how long reportBound keeps looking after an
+// answer: pion binds a DownTrack on its own goroutine some time after the answer is applied.
+const (
+	boundCheckInterval = 100 * time.Millisecond
+	boundCheckTries    = 50
+)
+
+// reportBound tells the room about each subscription whose DownTrack pion has bound on a
+// connected subscriber PC, once, so that the publisher can hear of its first subscriber
+// (track_subscribed). While some are not bound yet it looks again shortly, tries more times.
+func (p *participantActor) reportBound(ctx actor.Context, tries int) {
+	if p.sub == nil {
+		return
+	}
+	waiting := false
+	connected := p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	for sid, s := range p.subscriptions {
+		switch {
+		case s.bound:
+		case connected && s.downTrack.SSRC() != 0:
+			s.bound = true
+			ctx.Send(ctx.Parent(), &subscriptionBound{identity: p.info.GetIdentity(), trackSID: sid})
+		default:
+			waiting = true
+		}
+	}
+	if waiting && tries > 0 {
+		sendAfter(ctx, boundCheckInterval, &boundCheck{tries: tries - 1})
+	}
 }

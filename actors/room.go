@@ -46,6 +46,8 @@ type roomActor struct {
 	numParticipants, numTracks atomic.Int64
 
 	updates roomUpdates // room_update batching (room_update.go)
+
+	rpcs map[string]*pendingRPC // RoomService.PerformRpc calls awaiting an answer, by request id (room_rpc.go)
 }
 
 // memberEntry is the room's view of one participant.
@@ -60,6 +62,8 @@ type memberEntry struct {
 	// becameActive is set when the participant first turned ACTIVE: participant_joined was sent,
 	// and its departure is participant_left (else participant_connection_aborted).
 	becameActive bool
+	// subPerm is who may subscribe to its tracks (room_permissions.go); nil lets everyone.
+	subPerm *livekit.SubscriptionPermission
 }
 
 // trackEntry is the room's view of one published track.
@@ -68,6 +72,10 @@ type trackEntry struct {
 	pub         subscribeTrack // everything a subscriber needs, ready to send
 	subscribers *subscriberSet // who receives it, as its track actor publishes it
 	window      trackWindow    // receive counters at the last connection-quality rating
+	// wanted holds the subscribers that want the track, each with whether the publisher lets it
+	// receive it (room_permissions.go).
+	wanted         map[string]bool
+	subscribedSent bool // track_subscribed went to the publisher
 }
 
 func newRoomActor(n *Node, info *livekit.Room, st *actorStats) *roomActor {
@@ -111,7 +119,17 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *trackUnpublished:
 		r.dropTrack(ctx, m.trackSID)
 	case *dataFrom:
-		r.relayData(ctx, m)
+		if !r.rpcAnswered(ctx, m) {
+			r.relayData(ctx, m)
+		}
+	case *setSubscriptionPermission:
+		r.subscriptionPermission(ctx, m)
+	case *subscriptionBound:
+		r.trackSubscribed(m)
+	case *performRPC:
+		r.performRPC(ctx, m.req)
+	case *rpcTimeout:
+		r.rpcTimedOut(ctx, m)
 	case *actor.Terminated:
 		r.participantGone(ctx, m.Who)
 	case *closeRoom:
@@ -132,6 +150,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.roomUpdateDue()
 	case *actor.Stopping:
 		r.stopTimers()
+		r.failRPCs(ctx, "", rpcErrRecipientDisconnected)
 		for _, p := range r.participants {
 			p.sink.sendLeave(livekit.DisconnectReason_ROOM_CLOSED)
 		}
@@ -268,8 +287,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 			if t.hidden() {
 				continue
 			}
-			msg := t.pub
-			ctx.Send(pid, &msg)
+			r.offerTrack(ctx, t, entry)
 		}
 	}
 	r.publishSummary(ctx)
@@ -413,8 +431,7 @@ func (r *roomActor) trackPublished(ctx actor.Context, m *trackPublished) {
 		if p == owner || !p.autoSubscribe || !p.info.GetPermission().GetCanSubscribe() || entry.hidden() {
 			continue
 		}
-		msg := entry.pub
-		ctx.Send(p.pid, &msg)
+		r.offerTrack(ctx, entry, p)
 	}
 	if m.info.GetType() == livekit.TrackType_AUDIO && r.speakerTimer == nil {
 		r.scheduleSpeakerTick(ctx)
@@ -480,6 +497,10 @@ func (r *roomActor) forgetMember(ctx actor.Context, p *memberEntry) {
 	r.info.NumParticipants = uint32(len(r.participants))
 	delete(r.speaking, p.info.GetSid())
 	delete(r.lastQuality, p.info.GetSid())
+	r.failRPCs(ctx, p.info.GetIdentity(), rpcErrRecipientDisconnected)
+	for _, t := range r.tracks {
+		delete(t.wanted, p.info.GetIdentity())
+	}
 	for sid, t := range r.tracks {
 		if t.pub.publisherSID == p.info.GetSid() {
 			r.dropTrack(ctx, sid)
@@ -525,17 +546,28 @@ func (r *roomActor) applySubscriptions(ctx actor.Context, p *memberEntry, u *liv
 	for _, pt := range u.GetParticipantTracks() {
 		sids = append(sids, pt.GetTrackSids()...)
 	}
+	notFound := 0
 	for _, sid := range sids {
+		t, found := r.tracks[sid]
 		if !u.GetSubscribe() {
+			if found {
+				delete(t.wanted, p.info.GetIdentity())
+			}
 			ctx.Send(p.pid, &unsubscribeTrack{trackSID: sid})
 			continue
 		}
-		t, found := r.tracks[sid]
-		if !found || t.pub.publisherSID == p.info.GetSid() || t.hidden() {
-			continue // a hidden participant's tracks are as good as absent for the others
+		if !found || t.hidden() {
+			// A hidden participant's tracks are as good as absent for the others. A request full
+			// of unknown SIDs gets a few answers, not one per SID: they share the signal queue.
+			if notFound < maxNotFoundResponses && r.unknownTrack(p, sid) {
+				notFound++
+			}
+			continue
 		}
-		msg := t.pub
-		ctx.Send(p.pid, &msg)
+		if t.pub.publisherSID == p.info.GetSid() {
+			continue
+		}
+		r.offerTrack(ctx, t, p)
 	}
 }
 

@@ -118,6 +118,10 @@ func (f *fakeNode) UpdateRoomMetadata(_ context.Context, room, md string) (*live
 	return &livekit.Room{Name: room, Metadata: md}, nil
 }
 
+func (f *fakeNode) PerformRpc(context.Context, *livekit.PerformRpcRequest) (string, error) {
+	return "", f.call("PerformRpc")
+}
+
 func (f *fakeNode) Tree() []actors.ActorInfo { return f.tree }
 
 func (f *fakeNode) AutoCreate() bool { return !f.noAutoCreate }

@@ -2,11 +2,13 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/twitchtv/twirp"
 
+	"github.com/actor-sfu/livekit-server/actors"
 	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/transport/auth"
 )
@@ -296,4 +298,43 @@ func (rs *roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Upda
 		return nil, twirpError(err)
 	}
 	return room, nil
+}
+
+// PerformRpc calls a method on a participant and returns its answer. RPC failures carry LiveKit's
+// Twirp code for their RPC error code and the text "RpcError <code>: <message>".
+func (rs *roomService) PerformRpc(ctx context.Context, req *livekit.PerformRpcRequest) (*livekit.PerformRpcResponse, error) {
+	if err := requireAdmin(ctx, req.GetRoom()); err != nil {
+		return nil, err
+	}
+	if req.GetDestinationIdentity() == "" {
+		return nil, twirp.InvalidArgument.Error("destination identity is required")
+	}
+	payload, err := rs.s.node.PerformRpc(ctx, req)
+	if err != nil {
+		var rpcErr *actors.RPCError
+		if errors.As(err, &rpcErr) {
+			return nil, twirp.NewError(rpcTwirpCode(rpcErr.Code), rpcErr.Error())
+		}
+		return nil, twirpError(err)
+	}
+	return &livekit.PerformRpcResponse{Payload: payload}, nil
+}
+
+// rpcTwirpCode is the Twirp code LiveKit answers an RPC error code with.
+func rpcTwirpCode(code uint32) twirp.ErrorCode {
+	switch code {
+	case 1501, 1502: // connection timeout, response timeout
+		return twirp.Canceled
+	case 1503: // recipient disconnected
+		return twirp.Unavailable
+	case 1402, 1504: // request or response payload too large
+		return twirp.Malformed
+	case 1400: // unsupported method
+		return twirp.InvalidArgument
+	case 1401: // recipient not found
+		return twirp.NotFound
+	case 1403, 1404: // unsupported server, unsupported version
+		return twirp.Unimplemented
+	}
+	return twirp.Internal // 1500 application error, 1505 send failed, and any other
 }

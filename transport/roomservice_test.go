@@ -62,6 +62,10 @@ var roomCalls = map[string]func(ctx context.Context, c livekit.RoomService) erro
 		_, err := c.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: "r1", Metadata: "m"})
 		return err
 	},
+	"PerformRpc": func(ctx context.Context, c livekit.RoomService) error {
+		_, err := c.PerformRpc(ctx, &livekit.PerformRpcRequest{Room: "r1", DestinationIdentity: "alice", Method: "m"})
+		return err
+	},
 }
 
 // neededGrant is the grant each method requires: roomCreate, roomList, or (the default) roomAdmin

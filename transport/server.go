@@ -118,6 +118,7 @@ type backend interface {
 	UpdateSubscriptions(ctx context.Context, req *livekit.UpdateSubscriptionsRequest) error
 	SendData(ctx context.Context, req *livekit.SendDataRequest) error
 	UpdateRoomMetadata(ctx context.Context, room, metadata string) (*livekit.Room, error)
+	PerformRpc(ctx context.Context, req *livekit.PerformRpcRequest) (string, error)
 	// AutoCreate reports whether a join creates a missing room.
 	AutoCreate() bool
 	Tree() []actors.ActorInfo

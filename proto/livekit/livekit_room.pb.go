@@ -1248,6 +1248,126 @@ func (x *UpdateRoomMetadataRequest) GetMetadata() string {
 	return ""
 }
 
+type PerformRpcRequest struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Room                string                 `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	DestinationIdentity string                 `protobuf:"bytes,2,opt,name=destination_identity,json=destinationIdentity,proto3" json:"destination_identity,omitempty"`
+	Method              string                 `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	Payload             string                 `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
+	ResponseTimeoutMs   uint32                 `protobuf:"varint,5,opt,name=response_timeout_ms,json=responseTimeoutMs,proto3" json:"response_timeout_ms,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *PerformRpcRequest) Reset() {
+	*x = PerformRpcRequest{}
+	mi := &file_livekit_livekit_room_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformRpcRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformRpcRequest) ProtoMessage() {}
+
+func (x *PerformRpcRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_livekit_livekit_room_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformRpcRequest.ProtoReflect.Descriptor instead.
+func (*PerformRpcRequest) Descriptor() ([]byte, []int) {
+	return file_livekit_livekit_room_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PerformRpcRequest) GetRoom() string {
+	if x != nil {
+		return x.Room
+	}
+	return ""
+}
+
+func (x *PerformRpcRequest) GetDestinationIdentity() string {
+	if x != nil {
+		return x.DestinationIdentity
+	}
+	return ""
+}
+
+func (x *PerformRpcRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *PerformRpcRequest) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *PerformRpcRequest) GetResponseTimeoutMs() uint32 {
+	if x != nil {
+		return x.ResponseTimeoutMs
+	}
+	return 0
+}
+
+type PerformRpcResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Payload       string                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PerformRpcResponse) Reset() {
+	*x = PerformRpcResponse{}
+	mi := &file_livekit_livekit_room_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PerformRpcResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PerformRpcResponse) ProtoMessage() {}
+
+func (x *PerformRpcResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_livekit_livekit_room_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PerformRpcResponse.ProtoReflect.Descriptor instead.
+func (*PerformRpcResponse) Descriptor() ([]byte, []int) {
+	return file_livekit_livekit_room_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PerformRpcResponse) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
 var File_livekit_livekit_room_proto protoreflect.FileDescriptor
 
 const file_livekit_livekit_room_proto_rawDesc = "" +
@@ -1358,10 +1478,18 @@ const file_livekit_livekit_room_proto_rawDesc = "" +
 	"\x10SendDataResponse\"K\n" +
 	"\x19UpdateRoomMetadataRequest\x12\x12\n" +
 	"\x04room\x18\x01 \x01(\tR\x04room\x12\x1a\n" +
-	"\bmetadata\x18\x02 \x01(\tR\bmetadata*5\n" +
+	"\bmetadata\x18\x02 \x01(\tR\bmetadata\"\xbc\x01\n" +
+	"\x11PerformRpcRequest\x12\x12\n" +
+	"\x04room\x18\x01 \x01(\tR\x04room\x121\n" +
+	"\x14destination_identity\x18\x02 \x01(\tR\x13destinationIdentity\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\tR\apayload\x12.\n" +
+	"\x13response_timeout_ms\x18\x05 \x01(\rR\x11responseTimeoutMs\".\n" +
+	"\x12PerformRpcResponse\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\tR\apayload*5\n" +
 	"\x10JobRestartPolicy\x12\x12\n" +
 	"\x0eJRP_ON_FAILURE\x10\x00\x12\r\n" +
-	"\tJRP_NEVER\x10\x012\xe6\x06\n" +
+	"\tJRP_NEVER\x10\x012\xad\a\n" +
 	"\vRoomService\x127\n" +
 	"\n" +
 	"CreateRoom\x12\x1a.livekit.CreateRoomRequest\x1a\r.livekit.Room\x12B\n" +
@@ -1375,7 +1503,9 @@ const file_livekit_livekit_room_proto_rawDesc = "" +
 	"\x11UpdateParticipant\x12!.livekit.UpdateParticipantRequest\x1a\x18.livekit.ParticipantInfo\x12`\n" +
 	"\x13UpdateSubscriptions\x12#.livekit.UpdateSubscriptionsRequest\x1a$.livekit.UpdateSubscriptionsResponse\x12?\n" +
 	"\bSendData\x12\x18.livekit.SendDataRequest\x1a\x19.livekit.SendDataResponse\x12G\n" +
-	"\x12UpdateRoomMetadata\x12\".livekit.UpdateRoomMetadataRequest\x1a\r.livekit.RoomB3Z1github.com/actor-sfu/livekit-server/proto/livekitb\x06proto3"
+	"\x12UpdateRoomMetadata\x12\".livekit.UpdateRoomMetadataRequest\x1a\r.livekit.Room\x12E\n" +
+	"\n" +
+	"PerformRpc\x12\x1a.livekit.PerformRpcRequest\x1a\x1b.livekit.PerformRpcResponseB3Z1github.com/actor-sfu/livekit-server/proto/livekitb\x06proto3"
 
 var (
 	file_livekit_livekit_room_proto_rawDescOnce sync.Once
@@ -1390,7 +1520,7 @@ func file_livekit_livekit_room_proto_rawDescGZIP() []byte {
 }
 
 var file_livekit_livekit_room_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_livekit_livekit_room_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_livekit_livekit_room_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_livekit_livekit_room_proto_goTypes = []any{
 	(JobRestartPolicy)(0),               // 0: livekit.JobRestartPolicy
 	(*CreateRoomRequest)(nil),           // 1: livekit.CreateRoomRequest
@@ -1412,31 +1542,33 @@ var file_livekit_livekit_room_proto_goTypes = []any{
 	(*SendDataRequest)(nil),             // 17: livekit.SendDataRequest
 	(*SendDataResponse)(nil),            // 18: livekit.SendDataResponse
 	(*UpdateRoomMetadataRequest)(nil),   // 19: livekit.UpdateRoomMetadataRequest
-	nil,                                 // 20: livekit.CreateRoomRequest.TagsEntry
-	nil,                                 // 21: livekit.RoomAgentDispatch.AttributesEntry
-	nil,                                 // 22: livekit.RoomConfiguration.TagsEntry
-	nil,                                 // 23: livekit.UpdateParticipantRequest.AttributesEntry
-	(*Room)(nil),                        // 24: livekit.Room
-	(*ParticipantInfo)(nil),             // 25: livekit.ParticipantInfo
-	(*TrackInfo)(nil),                   // 26: livekit.TrackInfo
-	(*ParticipantPermission)(nil),       // 27: livekit.ParticipantPermission
-	(*ParticipantTracks)(nil),           // 28: livekit.ParticipantTracks
-	(DataPacket_Kind)(0),                // 29: livekit.DataPacket.Kind
+	(*PerformRpcRequest)(nil),           // 20: livekit.PerformRpcRequest
+	(*PerformRpcResponse)(nil),          // 21: livekit.PerformRpcResponse
+	nil,                                 // 22: livekit.CreateRoomRequest.TagsEntry
+	nil,                                 // 23: livekit.RoomAgentDispatch.AttributesEntry
+	nil,                                 // 24: livekit.RoomConfiguration.TagsEntry
+	nil,                                 // 25: livekit.UpdateParticipantRequest.AttributesEntry
+	(*Room)(nil),                        // 26: livekit.Room
+	(*ParticipantInfo)(nil),             // 27: livekit.ParticipantInfo
+	(*TrackInfo)(nil),                   // 28: livekit.TrackInfo
+	(*ParticipantPermission)(nil),       // 29: livekit.ParticipantPermission
+	(*ParticipantTracks)(nil),           // 30: livekit.ParticipantTracks
+	(DataPacket_Kind)(0),                // 31: livekit.DataPacket.Kind
 }
 var file_livekit_livekit_room_proto_depIdxs = []int32{
-	20, // 0: livekit.CreateRoomRequest.tags:type_name -> livekit.CreateRoomRequest.TagsEntry
+	22, // 0: livekit.CreateRoomRequest.tags:type_name -> livekit.CreateRoomRequest.TagsEntry
 	2,  // 1: livekit.CreateRoomRequest.agents:type_name -> livekit.RoomAgentDispatch
 	0,  // 2: livekit.RoomAgentDispatch.restart_policy:type_name -> livekit.JobRestartPolicy
-	21, // 3: livekit.RoomAgentDispatch.attributes:type_name -> livekit.RoomAgentDispatch.AttributesEntry
+	23, // 3: livekit.RoomAgentDispatch.attributes:type_name -> livekit.RoomAgentDispatch.AttributesEntry
 	2,  // 4: livekit.RoomConfiguration.agents:type_name -> livekit.RoomAgentDispatch
-	22, // 5: livekit.RoomConfiguration.tags:type_name -> livekit.RoomConfiguration.TagsEntry
-	24, // 6: livekit.ListRoomsResponse.rooms:type_name -> livekit.Room
-	25, // 7: livekit.ListParticipantsResponse.participants:type_name -> livekit.ParticipantInfo
-	26, // 8: livekit.MuteRoomTrackResponse.track:type_name -> livekit.TrackInfo
-	27, // 9: livekit.UpdateParticipantRequest.permission:type_name -> livekit.ParticipantPermission
-	23, // 10: livekit.UpdateParticipantRequest.attributes:type_name -> livekit.UpdateParticipantRequest.AttributesEntry
-	28, // 11: livekit.UpdateSubscriptionsRequest.participant_tracks:type_name -> livekit.ParticipantTracks
-	29, // 12: livekit.SendDataRequest.kind:type_name -> livekit.DataPacket.Kind
+	24, // 5: livekit.RoomConfiguration.tags:type_name -> livekit.RoomConfiguration.TagsEntry
+	26, // 6: livekit.ListRoomsResponse.rooms:type_name -> livekit.Room
+	27, // 7: livekit.ListParticipantsResponse.participants:type_name -> livekit.ParticipantInfo
+	28, // 8: livekit.MuteRoomTrackResponse.track:type_name -> livekit.TrackInfo
+	29, // 9: livekit.UpdateParticipantRequest.permission:type_name -> livekit.ParticipantPermission
+	25, // 10: livekit.UpdateParticipantRequest.attributes:type_name -> livekit.UpdateParticipantRequest.AttributesEntry
+	30, // 11: livekit.UpdateSubscriptionsRequest.participant_tracks:type_name -> livekit.ParticipantTracks
+	31, // 12: livekit.SendDataRequest.kind:type_name -> livekit.DataPacket.Kind
 	1,  // 13: livekit.RoomService.CreateRoom:input_type -> livekit.CreateRoomRequest
 	4,  // 14: livekit.RoomService.ListRooms:input_type -> livekit.ListRoomsRequest
 	6,  // 15: livekit.RoomService.DeleteRoom:input_type -> livekit.DeleteRoomRequest
@@ -1448,19 +1580,21 @@ var file_livekit_livekit_room_proto_depIdxs = []int32{
 	15, // 21: livekit.RoomService.UpdateSubscriptions:input_type -> livekit.UpdateSubscriptionsRequest
 	17, // 22: livekit.RoomService.SendData:input_type -> livekit.SendDataRequest
 	19, // 23: livekit.RoomService.UpdateRoomMetadata:input_type -> livekit.UpdateRoomMetadataRequest
-	24, // 24: livekit.RoomService.CreateRoom:output_type -> livekit.Room
-	5,  // 25: livekit.RoomService.ListRooms:output_type -> livekit.ListRoomsResponse
-	7,  // 26: livekit.RoomService.DeleteRoom:output_type -> livekit.DeleteRoomResponse
-	9,  // 27: livekit.RoomService.ListParticipants:output_type -> livekit.ListParticipantsResponse
-	25, // 28: livekit.RoomService.GetParticipant:output_type -> livekit.ParticipantInfo
-	11, // 29: livekit.RoomService.RemoveParticipant:output_type -> livekit.RemoveParticipantResponse
-	13, // 30: livekit.RoomService.MutePublishedTrack:output_type -> livekit.MuteRoomTrackResponse
-	25, // 31: livekit.RoomService.UpdateParticipant:output_type -> livekit.ParticipantInfo
-	16, // 32: livekit.RoomService.UpdateSubscriptions:output_type -> livekit.UpdateSubscriptionsResponse
-	18, // 33: livekit.RoomService.SendData:output_type -> livekit.SendDataResponse
-	24, // 34: livekit.RoomService.UpdateRoomMetadata:output_type -> livekit.Room
-	24, // [24:35] is the sub-list for method output_type
-	13, // [13:24] is the sub-list for method input_type
+	20, // 24: livekit.RoomService.PerformRpc:input_type -> livekit.PerformRpcRequest
+	26, // 25: livekit.RoomService.CreateRoom:output_type -> livekit.Room
+	5,  // 26: livekit.RoomService.ListRooms:output_type -> livekit.ListRoomsResponse
+	7,  // 27: livekit.RoomService.DeleteRoom:output_type -> livekit.DeleteRoomResponse
+	9,  // 28: livekit.RoomService.ListParticipants:output_type -> livekit.ListParticipantsResponse
+	27, // 29: livekit.RoomService.GetParticipant:output_type -> livekit.ParticipantInfo
+	11, // 30: livekit.RoomService.RemoveParticipant:output_type -> livekit.RemoveParticipantResponse
+	13, // 31: livekit.RoomService.MutePublishedTrack:output_type -> livekit.MuteRoomTrackResponse
+	27, // 32: livekit.RoomService.UpdateParticipant:output_type -> livekit.ParticipantInfo
+	16, // 33: livekit.RoomService.UpdateSubscriptions:output_type -> livekit.UpdateSubscriptionsResponse
+	18, // 34: livekit.RoomService.SendData:output_type -> livekit.SendDataResponse
+	26, // 35: livekit.RoomService.UpdateRoomMetadata:output_type -> livekit.Room
+	21, // 36: livekit.RoomService.PerformRpc:output_type -> livekit.PerformRpcResponse
+	25, // [25:37] is the sub-list for method output_type
+	13, // [13:25] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1479,7 +1613,7 @@ func file_livekit_livekit_room_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_livekit_livekit_room_proto_rawDesc), len(file_livekit_livekit_room_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

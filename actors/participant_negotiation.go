@@ -185,7 +185,7 @@ func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
 		return
 	}
 	pc, queue := p.pub, &p.pubCandidates
-	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER {
+	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER && !p.singlePC { // one PC: every target is it
 		pc, queue = p.sub, &p.subCandidates
 	}
 	if pc == nil || pc.RemoteDescription() == nil {

@@ -16,7 +16,7 @@ import (
 
 // wrapJoinRequest encodes jr as the SDKs do: padded URL-safe base64 of a WrappedJoinRequest,
 // gzipped when zip is set.
-func wrapJoinRequest(t *testing.T, jr *livekit.JoinRequest, zip bool) string {
+func wrapJoinRequest(t testing.TB, jr *livekit.JoinRequest, zip bool) string {
 	t.Helper()
 	body, err := proto.Marshal(jr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/webrtc/v3"
 
+	"github.com/actor-sfu/livekit-server/proto/livekit"
 	"github.com/actor-sfu/livekit-server/testkit"
 	"github.com/actor-sfu/livekit-server/transport/lkclient"
 )
@@ -181,4 +182,72 @@ func TestSinglePCResume(t *testing.T) {
 	if p, err := node.GetParticipant(ctx, "r1", "bob"); err != nil || p.GetSid() != j.GetParticipant().GetSid() {
 		t.Errorf("bob after resume: %v %v, want the same session %s", p.GetSid(), err, j.GetParticipant().GetSid())
 	}
+}
+
+// When Bob unsubscribes on his single PC the node removes the sender and asks for an offer
+// (media_sections_requirement 0/0); the answer to it no longer sends on that section.
+func TestSinglePCUnsubscribe(t *testing.T) {
+	node := testkit.StartNode(t, testkit.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	mic := newOpusTrack(t, "m1")
+	alice := joinV1(ctx, t, node, "r1", "alice", newV1PC(t), "", mic)
+	<-alice.join
+	tp := <-alice.published
+	go sendOpus(ctx, mic.track, 250)
+	waitPublished(ctx, t, node, "alice", 1)
+
+	pc := newV1PC(t)
+	bob := joinV1(ctx, t, node, "r1", "bob", pc, "")
+	<-bob.join
+	tracks, err := bob.waitTracks(ctx, 1)
+	if err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	mid := tracks[0].mid
+	if !sectionSends(pc, mid) {
+		t.Fatalf("section %s does not carry alice's track before the unsubscribe", mid)
+	}
+	before, _, _ := bob.stats()
+	bob.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Subscription{Subscription: &livekit.UpdateSubscription{
+		TrackSids: []string{tp.GetTrack().GetSid()}, Subscribe: false,
+	}}})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && (sectionSends(pc, mid) || pc.SignalingState() != webrtc.SignalingStateStable) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	after, offers, _ := bob.stats()
+	if len(after) <= len(before) {
+		t.Fatalf("no media_sections_requirement after the unsubscribe (%d before, %d after)", len(before), len(after))
+	}
+	if last := after[len(after)-1]; last.GetNumAudios() != 0 || last.GetNumVideos() != 0 {
+		t.Errorf("requirement after an unsubscribe = %v, want 0/0 (offer again)", last)
+	}
+	if sectionSends(pc, mid) {
+		t.Errorf("the node still sends on section %s after the unsubscribe", mid)
+	}
+	if offers != 0 {
+		t.Errorf("the node sent %d offers in single-PC mode", offers)
+	}
+}
+
+// sectionSends reports whether the node's current answer sends media on mid.
+func sectionSends(pc *webrtc.PeerConnection, mid string) bool {
+	rd := pc.CurrentRemoteDescription()
+	if rd == nil {
+		return false
+	}
+	parsed, err := rd.Unmarshal()
+	if err != nil {
+		return false
+	}
+	for _, md := range parsed.MediaDescriptions {
+		if m, _ := md.Attribute("mid"); m == mid {
+			_, sendonly := md.Attribute("sendonly")
+			_, sendrecv := md.Attribute("sendrecv")
+			return sendonly || sendrecv
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v3"
 
 	"github.com/actor-sfu/livekit-server/proto/livekit"
@@ -119,6 +120,13 @@ func TestSinglePCPublishSubscribe(t *testing.T) {
 	}
 }
 
+// count is how many distinct packets have arrived intact.
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
 // waitPublished waits until identity publishes n tracks with media.
 func waitPublished(ctx context.Context, t testing.TB, node *testkit.Node, identity string, n int) {
 	t.Helper()
@@ -176,9 +184,17 @@ func TestSinglePCResume(t *testing.T) {
 	if pc.SignalingState() != webrtc.SignalingStateStable {
 		t.Fatalf("the ICE-restart offer inside the resume was not answered (signaling %s)", pc.SignalingState())
 	}
+	// The ICE restart may cost a few packets (Opus is not retransmitted); what matters is that
+	// media goes on flowing on the same PC, intact.
+	resumedAt := got.count()
+	within(t, 3*time.Second, "media flowing after the resume", func(ctx context.Context) error {
+		return waitUntil(ctx, func() bool { return got.count() > resumedAt+30 })
+	})
 	n := <-sent
 	settle()
-	got.requireDelivery(t, "bob across the resume", n-1)
+	if have, want, corrupt := got.ratio(n - 1); corrupt > 0 || float64(have) < 0.95*float64(want) {
+		t.Errorf("bob across the resume: %d of %d packets, %d corrupt (need ≥ 95%%, none corrupt)", have, want, corrupt)
+	}
 	if p, err := node.GetParticipant(ctx, "r1", "bob"); err != nil || p.GetSid() != j.GetParticipant().GetSid() {
 		t.Errorf("bob after resume: %v %v, want the same session %s", p.GetSid(), err, j.GetParticipant().GetSid())
 	}
@@ -238,8 +254,8 @@ func sectionSends(pc *webrtc.PeerConnection, mid string) bool {
 	if rd == nil {
 		return false
 	}
-	parsed, err := rd.Unmarshal()
-	if err != nil {
+	var parsed sdp.SessionDescription // parsed here: rd.Unmarshal would write to pion's own copy
+	if err := parsed.UnmarshalString(rd.SDP); err != nil {
 		return false
 	}
 	for _, md := range parsed.MediaDescriptions {

@@ -36,7 +36,7 @@ conformance: ## official server-sdk-go v2 against the node, in a network namespa
 
 # Fuzz targets as package:Target; each runs for FUZZTIME (each target 3 s plus build and seed replay: under a minute).
 FUZZTIME    ?= 3s
-FUZZTARGETS := ./transport:FuzzDecodeSignalRequest ./transport:FuzzAdmit ./transport:FuzzDecodeAttributes \
+FUZZTARGETS := ./transport:FuzzDecodeSignalRequest ./transport:FuzzAdmit ./transport:FuzzDecodeAttributes ./transport:FuzzDecodeJoinRequest \
                ./transport/auth:FuzzVerify ./actors/media:FuzzForwardingPath ./actors/media:FuzzSubscriberRTCP \
                ./actors:FuzzPublisherOffer ./actors:FuzzSubscriberAnswer ./actors:FuzzDecodeClientData
 

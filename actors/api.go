@@ -189,6 +189,10 @@ type JoinRequest struct {
 	// Reconnect and ReconnectSID are set when a client tries to resume a session.
 	Reconnect    bool
 	ReconnectSID string
+	// SinglePC is the single-PeerConnection mode (/rtc/v1, or join_request on /rtc): one PC the
+	// client offers on carries both directions, and the node asks for offers with
+	// media_sections_requirement instead of offering itself.
+	SinglePC bool
 	// Sink receives every response for this participant; JoinResponse is always the first.
 	Sink SignalSink
 	// MintToken, when set, signs the participant's refresh tokens; TokenExpiry is when the token

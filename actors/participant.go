@@ -43,6 +43,10 @@ type participantActor struct {
 	iceLog                       dropLog // says, at most every few seconds, that candidates were ignored
 	subNegotiating, subPending   bool
 	offerID                      uint32
+	// singlePC is the single-PeerConnection mode: pub is the only PC and also carries the
+	// subscriptions; the node asks the client to offer (participant_singlepc.go).
+	singlePC                       bool
+	sectionsAsked, sectionsPending bool
 
 	pending       map[string]*livekit.TrackInfo // add_track requests without media yet, by cid
 	pendingOrder  []string                      // cids of add_track requests, oldest first; may name ones no longer pending
@@ -90,6 +94,7 @@ func newParticipantActor(n *Node, roomLog *slog.Logger, info *livekit.Participan
 		autoSubscribe:     req.AutoSubscribe,
 		protocol:          req.Client.GetProtocol(),
 		subscriberPrimary: subscriberPrimary,
+		singlePC:          req.SinglePC,
 		pending:           map[string]*livekit.TrackInfo{},
 		published:         map[string]*publication{},
 		subscriptions:     map[string]*subscription{},
@@ -151,7 +156,10 @@ func (p *participantActor) Receive(ctx actor.Context) {
 		p.watchSession(ctx) // bounded until the edge confirms the join
 		p.sendRefreshToken()
 		p.scheduleRefresh(ctx)
-		if p.subscriberPrimary {
+		switch {
+		case p.singlePC:
+			p.startSinglePC(ctx)
+		case p.subscriberPrimary:
 			p.startSubscriber(ctx)
 		}
 	case *signalIn:

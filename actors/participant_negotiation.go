@@ -89,13 +89,13 @@ func (p *participantActor) startPublisher(ctx actor.Context) error {
 	return nil
 }
 
-// publisherOffer answers the client's offer on the publisher PC.
+// publisherOffer answers the client's offer on the publisher PC (in single-PC mode, the one PC).
 func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.SessionDescription) {
 	if sd.GetType() != "" && sd.GetType() != "offer" {
 		p.refuse(fmt.Sprintf("offer has type %q", sd.GetType()), livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
-	if err := checkSDP(sd.GetSdp(), 2*p.node.cfg.Limits.MaxTracksPerParticipant+2); err != nil {
+	if err := checkSDP(sd.GetSdp(), p.maxOfferSections()); err != nil {
 		p.refuse(fmt.Sprintf("offer %d rejected: %v", sd.GetId(), err), livekit.RequestResponse_INVALID_REQUEST)
 		return
 	}
@@ -115,9 +115,12 @@ func (p *participantActor) publisherOffer(ctx actor.Context, sd *livekit.Session
 	}
 	p.pubCandidates = addCandidates(p.pub, p.pubCandidates, p.log)
 	p.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Answer{Answer: &livekit.SessionDescription{
-		Type: "answer", Sdp: answer.SDP, Id: sd.GetId(),
+		Type: "answer", Sdp: answer.SDP, Id: sd.GetId(), MidToTrackId: p.midToTrackID(),
 	}}})
 	p.unpublishStopped(ctx, sd.GetSdp())
+	if p.singlePC {
+		p.offerAnswered()
+	}
 }
 
 // negotiateSubscriber sends a new subscriber offer, or remembers to once the current one is
@@ -192,7 +195,7 @@ func (p *participantActor) remoteCandidate(t *livekit.TrickleRequest) {
 		return
 	}
 	pc, queue := p.pub, &p.pubCandidates
-	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER {
+	if t.GetTarget() == livekit.SignalTarget_SUBSCRIBER && !p.singlePC { // one PC: every target is it
 		pc, queue = p.sub, &p.subCandidates
 	}
 	if pc == nil || pc.RemoteDescription() == nil {

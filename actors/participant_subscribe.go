@@ -1,6 +1,6 @@
 package actors
 
-// Subscribing: DownTracks on the subscriber PC for the tracks the room hands this participant,
+// Subscribing: DownTracks on the subscriber PC (in single-PC mode, on the one PC) for the tracks the room hands this participant,
 // and the client's per-subscription settings (pause, simulcast layer).
 
 import (
@@ -26,11 +26,12 @@ type subscription struct {
 // subscribe adds a DownTrack for a published track to the subscriber PC and renegotiates.
 func (p *participantActor) subscribe(ctx actor.Context, m *subscribeTrack) {
 	sid := m.info.GetSid()
-	if p.sub == nil || p.subscriptions[sid] != nil || !p.info.GetPermission().GetCanSubscribe() {
+	pc := p.downPC()
+	if pc == nil || p.subscriptions[sid] != nil || !p.info.GetPermission().GetCanSubscribe() {
 		return
 	}
 	dt := media.NewDownTrack(m.receiver, m.codec, sid, m.publisherSID+"|"+sid)
-	sender, err := p.sub.AddTrack(dt)
+	sender, err := pc.AddTrack(dt)
 	if err != nil {
 		p.log.Warn("cannot add subscribed track", "track", sid, "err", err)
 		dt.Close()
@@ -40,7 +41,7 @@ func (p *participantActor) subscribe(ctx actor.Context, m *subscribeTrack) {
 	ctx.Send(m.pid, &addDownTrack{subscriber: ctx.Self(), downTrack: dt})
 	p.subscriptions[sid] = &subscription{downTrack: dt, sender: sender, trackPID: m.pid, info: m.info}
 	p.numSubscribed.Store(int64(len(p.subscriptions)))
-	p.negotiateSubscriber()
+	p.renegotiateDown()
 }
 
 // capSubscription bounds the work one subscription request makes for the room: it keeps the first
@@ -73,12 +74,12 @@ func (p *participantActor) unsubscribe(ctx actor.Context, sid string) {
 	p.numSubscribed.Store(int64(len(p.subscriptions)))
 	ctx.Send(s.trackPID, &removeDownTrack{subscriber: ctx.Self()})
 	s.downTrack.Close()
-	if p.sub != nil {
-		if err := p.sub.RemoveTrack(s.sender); err != nil {
+	if pc := p.downPC(); pc != nil {
+		if err := pc.RemoveTrack(s.sender); err != nil {
 			p.log.Debug("removing subscribed track", "track", sid, "err", err)
 		}
 	}
-	p.negotiateSubscriber()
+	p.renegotiateDown()
 }
 
 // trackSettings applies the client's per-subscription preferences: pause and layer.

@@ -256,7 +256,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 		return
 	}
 	info := newParticipantInfo(req)
-	subscriberPrimary := req.Permission.GetCanSubscribe()
+	subscriberPrimary := req.Permission.GetCanSubscribe() && !req.SinglePC
 	r.hadJoin = true
 	if !dependentKind(info.GetKind()) {
 		r.timerGen++ // someone is here: no timer may close the room now (agents do not count)
@@ -282,7 +282,7 @@ func (r *roomActor) join(ctx actor.Context, req *JoinRequest) {
 	r.log.Info("participant joined", "participant", req.Identity, "pID", info.Sid, "sdk", req.Client.GetSdk().String(), "protocol", req.Client.GetProtocol())
 
 	r.broadcastParticipant(info, req.Identity)
-	if entry.autoSubscribe && subscriberPrimary {
+	if entry.autoSubscribe && req.Permission.GetCanSubscribe() {
 		for _, t := range r.sortedTracks() {
 			if t.hidden() {
 				continue

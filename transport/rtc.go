@@ -33,13 +33,12 @@ var upgrader = websocket.Upgrader{
 //	401 token problems and missing roomJoin    400 empty identity, no room, bad parameters
 //	404 room missing and auto-create off       503 limits, shutdown, timeouts    500 anything else
 //
-// A request with join_request (single-PC mode) and a request that is not an upgrade get 404. A
-// request with reconnect=1&sid=… resumes that session instead of joining (handleResume).
+// A request that is not an upgrade gets 404. A request with reconnect=1&sid=… resumes that session
+// instead of joining (handleResume); one with join_request is single-PC mode, as server-sdk-go's
+// WithSinglePeerConnection connects (handleRTCv1).
 func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("join_request") {
-		// Single-PeerConnection mode (v1) is not built; 404 makes livekit-client fall back to
-		// the legacy parameters.
-		writeText(w, http.StatusNotFound, "single peer connection mode is not supported")
+		s.handleRTCv1(w, r)
 		return
 	}
 	req, herr := s.admit(r)
@@ -56,7 +55,13 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 		s.handleResume(w, r, req)
 		return
 	}
+	s.joinAndServe(w, r, req)
+}
 
+// joinAndServe joins an admitted request, upgrades and serves the connection. first are requests
+// the client made inside its join (single-PC mode's add_track requests and offer); they reach the
+// participant right after the join, before anything read from the socket.
+func (s *Server) joinAndServe(w http.ResponseWriter, r *http.Request, req actors.JoinRequest, first ...*livekit.SignalRequest) {
 	sock := newParticipantSocket(s.cfg, s.log.With("room", req.Room, "participant", req.Identity))
 	s.configurePing(sock)
 	req.Sink = sock
@@ -80,7 +85,10 @@ func (s *Server) handleRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("participant connected", "room", req.Room, "participant", req.Identity, "pID", sess.ParticipantSID(),
 		"sdk", req.Client.GetSdk().String(), "version", req.Client.GetVersion(), "protocol", req.Client.GetProtocol(),
-		"reconnect", req.Reconnect, "remote", r.RemoteAddr)
+		"reconnect", req.Reconnect, "singlePC", req.SinglePC, "remote", r.RemoteAddr)
+	for _, m := range first {
+		sess.Signal(m)
+	}
 	s.connStarted()
 	defer s.connEnded()
 	sock.serve(ws, sess)
@@ -105,12 +113,6 @@ func (s *Server) handleValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeText(w, http.StatusOK, "success")
-}
-
-// handleV1 answers the single-PC endpoints with 404 (CORS headers included by the middleware): the
-// JS client then retries on /rtc.
-func (s *Server) handleV1(w http.ResponseWriter, _ *http.Request) {
-	writeText(w, http.StatusNotFound, "single peer connection mode is not supported")
 }
 
 // reject logs a refused connection attempt: a client's mistake (4xx) at Debug, so that anyone

@@ -80,7 +80,7 @@ func TestRTCRefusals(t *testing.T) {
 		status  int
 		body    string
 	}{
-		{"single-PC join_request", "access_token=" + good + "&join_request=AAAA", nil, true, 404, "single peer connection"},
+		{"join_request that does not decode", "access_token=" + good + "&join_request=AAAA", nil, true, 400, "invalid join_request"},
 		{"not an upgrade", "access_token=" + good, nil, false, 404, "websocket upgrade required"},
 		{"auth before upgrade check", "", nil, false, 401, "permissions denied"},
 		{"room missing", "access_token=" + good, fmt.Errorf("join: %w", actors.ErrRoomNotFound), true, 404, "requested room does not exist"},

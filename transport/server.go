@@ -165,7 +165,8 @@ type Server struct {
 //	GET  /                                health check: 200 "OK" while serving, 503 once draining
 //	GET  /rtc                             signalling WebSocket (two-PeerConnection mode)
 //	GET  /rtc/validate                    the /rtc checks without joining: 200 "success" or the error
-//	     /rtc/v1, /rtc/v1/validate        404, so that clients fall back to /rtc (single-PC mode is not built)
+//	GET  /rtc/v1                          signalling WebSocket, single-PeerConnection mode (join_request)
+//	GET  /rtc/v1/validate                 the /rtc/v1 checks without joining
 //	POST /twirp/livekit.RoomService/*     Room API
 //	GET  /agent                           agent worker WebSocket (token with the agent grant)
 //	POST /twirp/livekit.AgentDispatchService/*  agent dispatch API
@@ -193,8 +194,8 @@ func newServer(cfg ServerConfig, node backend, keys auth.KeyProvider, log *slog.
 	mux.HandleFunc("GET /{$}", s.handleHealth)
 	mux.HandleFunc("/rtc", s.handleRTC)
 	mux.HandleFunc("/rtc/validate", s.handleValidate)
-	mux.HandleFunc("/rtc/v1", s.handleV1)
-	mux.HandleFunc("/rtc/v1/validate", s.handleV1)
+	mux.HandleFunc("/rtc/v1", s.handleRTCv1)
+	mux.HandleFunc("/rtc/v1/validate", s.handleValidateV1)
 	mux.Handle(livekit.RoomServicePathPrefix, s.roomServiceHandler())
 	if ab, ok := node.(agentBackend); ok {
 		s.agents = ab

@@ -37,8 +37,9 @@ type pinger interface {
 // upgrades first and answers on the socket: the first frame is ReconnectResponse and the session
 // goes on, or, when there is no live session of that sid for the token's identity, the only frame
 // is leave{STATE_MISMATCH, RECONNECT} and the socket closes. An HTTP error would make
-// livekit-client keep resuming instead of joining afresh.
-func (s *Server) handleResume(w http.ResponseWriter, r *http.Request, req actors.JoinRequest) {
+// livekit-client keep resuming instead of joining afresh. first are requests the client made
+// inside a single-PC resume's join_request (its offer); they follow the ReconnectResponse.
+func (s *Server) handleResume(w http.ResponseWriter, r *http.Request, req actors.JoinRequest, first ...*livekit.SignalRequest) {
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.log.Info("websocket upgrade failed on resume", "room", req.Room, "participant", req.Identity, "err", err)
@@ -65,6 +66,9 @@ func (s *Server) handleResume(w http.ResponseWriter, r *http.Request, req actors
 		return
 	}
 	log.Info("participant resumed", "sdk", req.Client.GetSdk().String(), "version", req.Client.GetVersion(), "remote", r.RemoteAddr)
+	for _, m := range first {
+		sess.Signal(m)
+	}
 	s.connStarted()
 	defer s.connEnded()
 	sock.serve(ws, sess)

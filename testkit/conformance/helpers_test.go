@@ -13,8 +13,8 @@ func roomClient() *lksdk.RoomServiceClient {
 	return lksdk.NewRoomServiceClient(httpURL, apiKey, apiSecret)
 }
 
-// join connects identity to room with the SDK and disconnects at cleanup.
-func join(t *testing.T, room, identity string, cb *lksdk.RoomCallback) *lksdk.Room {
+// join connects identity to room with the SDK (and opts) and disconnects at cleanup.
+func join(t *testing.T, room, identity string, cb *lksdk.RoomCallback, opts ...lksdk.ConnectOption) *lksdk.Room {
 	t.Helper()
 	if cb == nil {
 		cb = lksdk.NewRoomCallback()
@@ -23,7 +23,7 @@ func join(t *testing.T, room, identity string, cb *lksdk.RoomCallback) *lksdk.Ro
 	r, err := lksdk.ConnectToRoom(wsURL, lksdk.ConnectInfo{
 		APIKey: apiKey, APISecret: apiSecret,
 		RoomName: room, ParticipantIdentity: identity, ParticipantName: identity,
-	}, cb, lksdk.WithConnectTimeout(15*time.Second))
+	}, cb, append([]lksdk.ConnectOption{lksdk.WithConnectTimeout(15 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatalf("%s: ConnectToRoom(%s): %v", identity, room, err)
 	}

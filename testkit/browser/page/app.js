@@ -41,8 +41,8 @@ window.e2e = {
   state,
 
   /**
-   * Connects; with no roomOptions that is livekit-client's default path (v1 first, then the /rtc
-   * fallback). Returns the measured room.connect duration and what the SDK learnt at join.
+   * Connects; with no roomOptions that is livekit-client's default path (single PC on /rtc/v1;
+   * { singlePeerConnection: false } means /rtc). Returns the room.connect duration and what the SDK learnt at join.
    */
   async connect(url, token, roomOptions) {
     room = new Room(roomOptions);

@@ -1,7 +1,8 @@
 // The official livekit-client SDK in headless Chromium against a real livekit-server node: page A
 // publishes the fake camera and microphone, page B subscribes, decodes video, receives audio and a
-// reliable data message, sees A's camera muted and sees A leave. Both pages connect with the SDK's
-// default path (/rtc/v1 first, the 404 fallback to /rtc). On failure a screenshot of B is saved in
+// reliable data message, sees A's camera muted and sees A leave. A and B connect with the SDK's
+// default path, single-PeerConnection /rtc/v1, and must not fall back (no /rtc socket, no validate
+// request); C opts out and uses the two-PC /rtc. On failure a screenshot of B is saved in
 // artifacts/.
 
 import assert from 'node:assert/strict';
@@ -24,6 +25,8 @@ let browser;
 let pageA;
 let pageB;
 let pageC;
+/** Per page, the signalling WebSocket paths opened and the HTTP paths under /rtc requested. */
+const signalling = { A: [], B: [], C: [] };
 
 before(async () => {
   // GCM only: libwebrtc takes AES-CM whenever it is offered; this proves Chromium works with GCM.
@@ -40,6 +43,11 @@ before(async () => {
       }
     });
     page.on('pageerror', (err) => console.log(`[page ${name} pageerror] ${err}`));
+    page.on('websocket', (ws) => signalling[name].push(`ws ${new URL(ws.url()).pathname}`));
+    page.on('request', (req) => {
+      const u = new URL(req.url());
+      if (u.pathname.startsWith('/rtc')) signalling[name].push(`http ${u.pathname}`);
+    });
     await page.goto(pages.url);
   }
   console.log(`${chromiumVersion()}; node ${node.httpURL} (pid ${node.pid}, udp ${node.udpPort})`);
@@ -97,7 +105,7 @@ const events = (page, name) => page.evaluate((n) => window.e2e.state.events.filt
 
 let publishStartedAt = 0;
 
-test('B and A connect through the default path (v1 probe, fallback to /rtc)', async (t) => {
+test('B and A connect through the default path: single PC on /rtc/v1, no fallback', async (t) => {
   await step(t, async () => {
     const b = await connect(pageB, 'bob');
     const a = await connect(pageA, 'alice');
@@ -106,6 +114,8 @@ test('B and A connect through the default path (v1 probe, fallback to /rtc)', as
     assert.match(a.sid, /^PA_/);
     assert.deepEqual(a.remotes, ['bob']);
     await waitFor('B to see alice join', async () => (await events(pageB, 'ParticipantConnected')).some((e) => e.detail.identity === 'alice'));
+    assert.deepEqual(signalling.A, ['ws /rtc/v1'], 'A signals on /rtc/v1 only');
+    assert.deepEqual(signalling.B, ['ws /rtc/v1'], 'B signals on /rtc/v1 only');
   });
 });
 
@@ -132,6 +142,7 @@ test('C joins late straight on /rtc (dual PC, no v1 probe) and receives the publ
   await step(t, async () => {
     const c = await connect(pageC, 'carol', { singlePeerConnection: false });
     console.log(`connect time: C ${c.connectMs.toFixed(0)} ms (direct /rtc)`);
+    assert.deepEqual(signalling.C, ['ws /rtc'], 'C signals on /rtc only');
     assert.deepEqual([...c.remotes].sort(), ['alice', 'bob']);
     const s = await expectMediaFlowing(pageC, 'C');
     console.log(`C inbound: video ${s.videoWidth}x${s.videoHeight}, ${s.video.framesDecoded} frames decoded; audio ${s.audio.packetsReceived} packets`);

@@ -2,7 +2,7 @@
 // room.simulateScenario('signal-reconnect') (the SDK closes its signalling socket) page A resumes
 // with the same sid, emits Reconnected, and page B neither sees A leave nor stops decoding A's
 // video. After 'resume-reconnect' (the SDK fails its resume on purpose) A does a full reconnect
-// and B decodes A's video again.
+// and B decodes A's video again. A signals on /rtc/v1 (single PC, the SDK default) throughout.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -22,6 +22,8 @@ let pages;
 let browser;
 let pageA;
 let pageB;
+/** Page A's signalling WebSocket URLs (path and query), in order. */
+const socketsA = [];
 
 before(async () => {
   node = await startNode('resume');
@@ -29,6 +31,7 @@ before(async () => {
   browser = await launchChromium();
   pageA = await browser.context.newPage();
   pageB = await browser.context.newPage();
+  pageA.on('websocket', (ws) => socketsA.push(new URL(ws.url())));
   for (const [name, page] of [['A', pageA], ['B', pageB]]) {
     page.on('pageerror', (err) => console.log(`[page ${name} pageerror] ${err}`));
     await page.goto(pages.url);
@@ -85,9 +88,13 @@ test('A publishes; B decodes', async (t) => {
 
 test("signal-reconnect: A resumes with the same sid; B sees no disconnect and keeps decoding", async (t) => {
   await step(t, async () => {
+    const opened = socketsA.length;
     await pageA.evaluate(() => window.e2e.simulate('signal-reconnect'));
     await waitFor('A to emit Reconnected', async () => (await events(pageA, 'Reconnected')).length > 0, 20000);
     assert.equal(await pageA.evaluate(() => window.e2e.sid()), sidA, 'a resume keeps the sid');
+    const resumes = socketsA.slice(opened);
+    assert.ok(resumes.length > 0, 'A opened a new signalling socket to resume');
+    for (const u of socketsA) assert.equal(u.pathname, '/rtc/v1', 'A signals on /rtc/v1 only, resume included');
     await framesGrow(20, 2000);
     assert.equal((await events(pageB, 'ParticipantDisconnected')).length, 0, 'B saw A leave');
     assert.equal((await events(pageA, 'Disconnected')).length, 0, 'A disconnected');

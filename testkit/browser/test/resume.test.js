@@ -95,7 +95,10 @@ test("signal-reconnect: A resumes with the same sid; B sees no disconnect and ke
     const resumes = socketsA.slice(opened);
     assert.ok(resumes.length > 0, 'A opened a new signalling socket to resume');
     for (const u of socketsA) assert.equal(u.pathname, '/rtc/v1', 'A signals on /rtc/v1 only, resume included');
-    await framesGrow(20, 2000);
+    // Decoding goes on within 2 s of Reconnected (a few frames prove it on a loaded 2-core box,
+    // where the fake camera's rate drops), then keeps going.
+    await framesGrow(5, 2000);
+    await framesGrow(20, 10000);
     assert.equal((await events(pageB, 'ParticipantDisconnected')).length, 0, 'B saw A leave');
     assert.equal((await events(pageA, 'Disconnected')).length, 0, 'A disconnected');
   });

@@ -2,16 +2,12 @@ package actors
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v3"
-
-	"github.com/actor-sfu/livekit-server/actors/media"
 )
 
 // A panic on a track's forwarder goroutine, which no actor supervises, takes down that track
@@ -24,16 +20,7 @@ import (
 func TestForwarderPanicFailsOnlyThatTrack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tracks := &trackActors{byID: map[string]*trackActor{}}
-	n, err := NewNode(Config{
-		Logger:             slog.New(slog.DiscardHandler),
-		Media:              media.Config{BindIP: "127.0.0.1", LoopbackOnly: true},
-		ReceiverMiddleware: []actor.ReceiverMiddleware{tracks.middleware},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = n.Close(context.Background()) }()
+	n, tracks := startTrackWatchingNode(t)
 
 	alice := joinTestPeer(ctx, t, n, "trackpanic", "alice")
 	defer alice.close()

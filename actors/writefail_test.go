@@ -33,16 +33,7 @@ import (
 func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tracks := &trackActors{byID: map[string]*trackActor{}}
-	n, err := NewNode(Config{
-		Logger:             slog.New(slog.DiscardHandler),
-		Media:              media.Config{BindIP: "127.0.0.1", LoopbackOnly: true},
-		ReceiverMiddleware: []actor.ReceiverMiddleware{tracks.middleware},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = n.Close(context.Background()) }()
+	n, tracks := startTrackWatchingNode(t)
 
 	alice := joinTestPeer(ctx, t, n, "writefail", "alice")
 	defer alice.close()
@@ -80,6 +71,23 @@ func TestClosedSubscriberTransportIsUnsubscribed(t *testing.T) {
 	if st := dt.Stats(); st.WriteErrors == 0 {
 		t.Fatalf("DownTrack stats %+v: no failed write was seen", st)
 	}
+}
+
+// startTrackWatchingNode starts a loopback node whose track actors the test can inspect; the node
+// is closed when the test ends.
+func startTrackWatchingNode(t *testing.T) (*Node, *trackActors) {
+	t.Helper()
+	tracks := &trackActors{byID: map[string]*trackActor{}}
+	n, err := NewNode(Config{
+		Logger:             slog.New(slog.DiscardHandler),
+		Media:              media.Config{BindIP: "127.0.0.1", LoopbackOnly: true},
+		ReceiverMiddleware: []actor.ReceiverMiddleware{tracks.middleware},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close(context.Background()) })
+	return n, tracks
 }
 
 // trackActors remembers every track actor a test node starts, through the node's receiver

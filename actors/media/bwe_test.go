@@ -177,3 +177,34 @@ func TestEstimatorREMB(t *testing.T) {
 		t.Fatalf("estimate with TWCC only = %d, want GCC's %d", got, defaultBWEInitial)
 	}
 }
+
+// BenchmarkSubscriberWrite is the per-packet cost of the subscriber PC's
+// send path below the DownTrack: "off" is a bare writer, "twcc" adds our
+// allocation-free stamping alone, "bwe" adds the stamp plus GCC's send
+// record (pion's feedback history), as the engine runs it.
+func BenchmarkSubscriberWrite(b *testing.B) {
+	sink := interceptor.RTPWriterFunc(func(_ *rtp.Header, p []byte, _ interceptor.Attributes) (int, error) { return len(p), nil })
+	info := &interceptor.StreamInfo{SSRC: 1, RTPHeaderExtensions: []interceptor.RTPHeaderExtension{{URI: sdp.TransportCCURI, ID: 3}}}
+	e, err := newEstimator(BWEConfig{}.withDefaults(), pionLogs{log: quietLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	run := func(b *testing.B, w interceptor.RTPWriter) {
+		h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 1}
+		payload := make([]byte, 1000)
+		attrs := interceptor.Attributes{}
+		b.ReportAllocs()
+		b.SetBytes(int64(len(payload)))
+		for i := 0; i < b.N; i++ {
+			h.SequenceNumber = uint16(i)
+			h.Extension, h.Extensions = false, h.Extensions[:0]
+			if _, err := w.Write(&h, payload, attrs); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("off", func(b *testing.B) { run(b, sink) })
+	b.Run("twcc", func(b *testing.B) { run(b, &twccStamper{id: 3, e: e, next: sink}) })
+	b.Run("bwe", func(b *testing.B) { run(b, (&bweInterceptor{e: e}).BindLocalStream(info, sink)) })
+}

@@ -78,7 +78,7 @@ type Estimator struct {
 	onEst     atomic.Pointer[func(bps int)]
 	stop      chan struct{}
 	closeOnce sync.Once
-	onClose   func()
+	onClose   atomic.Pointer[func()] // the engine's deregistration
 }
 
 func newEstimator(cfg BWEConfig, lf logging.LoggerFactory) (*Estimator, error) {
@@ -164,8 +164,8 @@ func (e *Estimator) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)
 		err = e.gcc.Close()
-		if e.onClose != nil {
-			e.onClose()
+		if fn := e.onClose.Load(); fn != nil {
+			(*fn)()
 		}
 	})
 	return err

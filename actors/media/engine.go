@@ -329,7 +329,8 @@ func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
 		return nil, fmt.Errorf("media: new subscriber pc: %w", err)
 	}
 	if est != nil {
-		est.onClose = func() { e.estimators.Delete(pc) }
+		unregister := func() { e.estimators.Delete(pc) }
+		est.onClose.Store(&unregister)
 		e.estimators.Store(pc, est)
 	}
 	return pc, nil

@@ -98,9 +98,9 @@ const (
 // newMediaEngine registers the codec table and the header extensions for one
 // side. The publisher side must know mid/rid/repaired-rid, or pion cannot
 // demultiplex simulcast layers and OnTrack never fires for them. The
-// subscriber side leaves out transport-cc: we do not stamp it on outgoing
-// packets yet, and advertising it would make browsers send feedback we ignore.
-func newMediaEngine(r role) (*webrtc.MediaEngine, error) {
+// subscriber side offers transport-cc only with twcc, when the bandwidth
+// estimator stamps it and reads the feedback (bwe.go).
+func newMediaEngine(r role, twcc bool) (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range codecTable() {
 		if err := me.RegisterCodec(c.params, c.kind); err != nil {
@@ -117,7 +117,7 @@ func newMediaEngine(r role) (*webrtc.MediaEngine, error) {
 		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
 		{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeVideo},
 	}
-	if r == rolePublisher {
+	if r == rolePublisher || twcc {
 		exts = append(exts,
 			ext{sdp.TransportCCURI, webrtc.RTPCodecTypeVideo},
 			ext{sdp.TransportCCURI, webrtc.RTPCodecTypeAudio},

@@ -41,6 +41,10 @@ const writeFailAfter = 2 * time.Second
 // seqEntry remembers where one outgoing sequence number came from.
 type seqEntry struct {
 	tsOff uint32
+	// picOff and tl0Off are the VP8 descriptor offsets the packet was sent
+	// with, reapplied to a retransmission.
+	picOff uint16
+	tl0Off uint8
 	// resent is when the packet was last retransmitted (a stamp, see
 	// stampShift), 0 if never: a NACK within the resend window is suppressed.
 	resent uint32
@@ -71,6 +75,7 @@ type DownTrack struct {
 	codec    webrtc.RTPCodecCapability
 	kind     webrtc.RTPCodecType
 	video    bool
+	vp8      bool // rewrite VP8 picture IDs and TL0PICIDX (vp8munger.go)
 	trackID  string
 	streamID string
 
@@ -101,6 +106,8 @@ type DownTrack struct {
 	// mu serialises writes: the munger, the reused headers and the seq map.
 	mu      sync.Mutex
 	m       munger
+	vp8m    vp8Munger
+	payBuf  [maxPacketSize]byte // a rewritten VP8 payload, valid during one write
 	hdr     rtp.Header
 	nackHdr rtp.Header
 	seqMap  [seqMapSize]seqEntry
@@ -134,6 +141,7 @@ func NewDownTrack(r *Receiver, codec webrtc.RTPCodecCapability, trackID, streamI
 		rtcpDone: make(chan struct{}),
 	}
 	d.video = d.kind == webrtc.RTPCodecTypeVideo
+	d.vp8 = codecKindOf(codec.MimeType) == codecVP8
 	d.m.clockRate = codec.ClockRate
 	if d.m.clockRate == 0 {
 		d.m.clockRate = r.clockRate
@@ -299,8 +307,9 @@ func (d *DownTrack) reachedGap(layer int8, seq uint16) bool {
 // loads, unless they are the keyframe that completes a pending switch.
 // No allocations: the header is reused and extensions are never copied
 // (publisher extension IDs mean nothing on the subscriber connection).
-// VP8 picture IDs and TL0PICIDX pass through unchanged; after a layer switch
-// they jump, which decoders tolerate but a later version should rewrite.
+// VP8 picture IDs and TL0PICIDX are rewritten to continue across layer
+// switches and resumes (vp8munger.go), into a per-DownTrack buffer: the
+// payload itself is shared with the other subscribers.
 func (d *DownTrack) writePacket(layer int8, p *packet) {
 	b := d.bound.Load()
 	if b == nil || d.paused.Load() || d.failed.Load() || d.closed.Load() {
@@ -400,10 +409,19 @@ func (d *DownTrack) sendLocked(b *binding, layer int8, p *packet) (int, error) {
 		d.dropped.Add(1)
 		return -1, nil
 	}
-	d.seqMap[outSeq%seqMapSize] = seqEntry{out: outSeq, in: in.SequenceNumber, layer: layer, tsOff: outTS - in.Timestamp, valid: true}
+	pl := p.payload
+	var picOff uint16
+	var tl0Off uint8
+	if d.vp8 {
+		pl, picOff, tl0Off = d.vp8m.rewrite(pl, d.payBuf[:], d.m.fresh)
+	}
+	d.seqMap[outSeq%seqMapSize] = seqEntry{
+		out: outSeq, in: in.SequenceNumber, layer: layer, tsOff: outTS - in.Timestamp,
+		picOff: picOff, tl0Off: tl0Off, valid: true,
+	}
 	h := &d.hdr
 	fillHeader(h, b, in.Marker, outSeq, outTS)
-	return b.w.WriteRTP(h, p.payload)
+	return b.w.WriteRTP(h, pl)
 }
 
 // written accounts for the outcome of one write, after mu is released.
@@ -564,7 +582,11 @@ func (d *DownTrack) retransmit(b *binding, outSeq uint16) {
 	}
 	e.resent = d.rtcp.now
 	fillHeader(&d.nackHdr, b, p.hdr.Marker, outSeq, p.hdr.Timestamp+e.tsOff)
-	if _, err := b.w.WriteRTP(&d.nackHdr, p.payload); err != nil {
+	pl := p.payload
+	if d.vp8 {
+		pl = vp8Apply(pl, d.payBuf[:], e.picOff, e.tl0Off)
+	}
+	if _, err := b.w.WriteRTP(&d.nackHdr, pl); err != nil {
 		d.writeFailed(err)
 		return
 	}

@@ -78,6 +78,9 @@ type Config struct {
 	// the only way browsers get GCM, at about half the SRTP CPU per packet;
 	// clients with GCM disabled then fail the DTLS handshake.
 	SRTPGCMOnly bool
+	// BWE sets send-side bandwidth estimation on subscriber PCs
+	// (rtc.congestion_control); on unless BWE.Disabled.
+	BWE BWEConfig
 }
 
 // withDefaults fills the zero values so that the rest of the package can
@@ -115,6 +118,13 @@ type Engine struct {
 	next atomic.Int32 // spreads new PeerConnections over apis
 
 	counters Counters
+
+	// bwe builds the subscriber PCs' estimators; subMu makes PC creation
+	// and taking the estimator it made one step. estimators maps each open
+	// subscriber PC to its Estimator.
+	bwe        *bweFactory
+	subMu      sync.Mutex
+	estimators sync.Map // *webrtc.PeerConnection → *Estimator
 
 	closeOnce sync.Once
 	closeErr  error
@@ -163,6 +173,9 @@ func (e *Engine) listenAndBuild() error {
 		}
 		netTypes = append(netTypes, tcpNetworks(netTypes)...)
 	}
+	if !e.cfg.BWE.Disabled {
+		e.bwe = &bweFactory{cfg: e.cfg.BWE.withDefaults(), lf: pionLogs{log: e.log}}
+	}
 	muxes := e.udpMuxes
 	if len(muxes) == 0 {
 		muxes = []ice.UDPMux{nil}
@@ -182,10 +195,10 @@ func (e *Engine) listenAndBuild() error {
 		}
 		se.SetNetworkTypes(netTypes)
 		var p apiPair
-		if p.pub, err = newAPI(se, rolePublisher); err != nil {
+		if p.pub, err = newAPI(se, rolePublisher, nil); err != nil {
 			return err
 		}
-		if p.sub, err = newAPI(se, roleSubscriber); err != nil {
+		if p.sub, err = newAPI(se, roleSubscriber, e.bwe); err != nil {
 			return err
 		}
 		e.apis = append(e.apis, p)
@@ -275,11 +288,12 @@ func (e *Engine) settingEngine(mux ice.UDPMux, bind net.IP) (webrtc.SettingEngin
 // re-requested before they are forwarded, receiver/sender reports, and TWCC
 // feedback which Chrome's congestion control needs to ramp up its send rate.
 //
-// Subscriber side (we send): sender reports only. There is deliberately no
+// Subscriber side (we send): sender reports, and with bwe transport-wide-cc
+// stamping into a per-PC Estimator (bwe.go). There is deliberately no
 // NACK responder: it would keep a private copy of every packet per
 // subscriber; we answer NACKs from the publisher-side packet cache instead.
-func newAPI(se webrtc.SettingEngine, r role) (*webrtc.API, error) {
-	me, err := newMediaEngine(r)
+func newAPI(se webrtc.SettingEngine, r role, bwe *bweFactory) (*webrtc.API, error) {
+	me, err := newMediaEngine(r, bwe != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -306,6 +320,9 @@ func newAPI(se webrtc.SettingEngine, r role) (*webrtc.API, error) {
 		return nil, fmt.Errorf("media: sender reports: %w", err)
 	}
 	ir.Add(sr)
+	if bwe != nil {
+		ir.Add(bwe) // last: outermost, so it stamps before the others see the packet
+	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
@@ -320,10 +337,29 @@ func (e *Engine) NewPublisherPC() (*webrtc.PeerConnection, error) {
 }
 
 // NewSubscriberPC creates a PeerConnection that sends media to a participant.
+// With bandwidth estimation on, SubscriberEstimator(pc) is its Estimator.
 func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
+	if e.bwe == nil {
+		pc, err := e.pick().sub.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			return nil, fmt.Errorf("media: new subscriber pc: %w", err)
+		}
+		return pc, nil
+	}
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
 	pc, err := e.pick().sub.NewPeerConnection(webrtc.Configuration{})
+	est := e.bwe.take()
 	if err != nil {
+		if est != nil {
+			_ = est.Close()
+		}
 		return nil, fmt.Errorf("media: new subscriber pc: %w", err)
+	}
+	if est != nil {
+		unregister := func() { e.estimators.Delete(pc) }
+		est.onClose.Store(&unregister)
+		e.estimators.Store(pc, est)
 	}
 	return pc, nil
 }
@@ -332,6 +368,15 @@ func (e *Engine) NewSubscriberPC() (*webrtc.PeerConnection, error) {
 func (e *Engine) pick() apiPair {
 	i := int(e.next.Add(1)-1) % len(e.apis)
 	return e.apis[i]
+}
+
+// SubscriberEstimator is the bandwidth Estimator of a subscriber PC made by
+// NewSubscriberPC, nil when estimation is off or the PC is closed.
+func (e *Engine) SubscriberEstimator(pc *webrtc.PeerConnection) *Estimator {
+	if v, ok := e.estimators.Load(pc); ok {
+		return v.(*Estimator)
+	}
+	return nil
 }
 
 // UDPAddr is the address the (first) ICE UDP mux is bound to (useful when

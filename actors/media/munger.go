@@ -20,6 +20,10 @@ type munger struct {
 
 	started bool
 	resync  bool
+	// fresh is true when the last translated packet began a segment (the
+	// first packet, or the first after a resync): the VP8 munger continues
+	// its picture IDs there.
+	fresh bool
 
 	seqOff uint16
 	tsOff  uint32
@@ -49,6 +53,7 @@ func (m *munger) setResync() { m.resync = true }
 // would reuse output sequence numbers of the previous segment.
 func (m *munger) translate(seq uint16, ts uint32, arrival int64) (outSeq uint16, outTS uint32, ok bool) {
 	first := !m.started
+	m.fresh = first || m.resync
 	switch {
 	case first:
 		// Offsets 0: the first segment mirrors the input numbering.

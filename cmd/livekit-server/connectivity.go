@@ -217,6 +217,10 @@ func (r *RTCConfig) mediaConfig(bindIP string, dev bool) media.Config {
 		IPsInclude:        r.IPs.Includes,
 		IPsExclude:        r.IPs.Excludes,
 		SRTPGCMOnly:       r.SRTPGCMOnly,
+		// Send-side estimation costs each subscriber packet a TWCC stamp and GCC's bookkeeping
+		// (two allocations); nothing steers layers from the estimate yet, so the node does not
+		// pay for it until the participant's allocator is wired.
+		BWE: media.BWEConfig{Disabled: true},
 	}
 	if r.ephemeralPorts() {
 		mc.UDPPort, mc.UDPPortEnd = 0, 0

@@ -13,7 +13,7 @@ var unsupportedKeys = map[string]string{
 	"rtc.packet_buffer_size":       "the packet cache size is built in",
 	"rtc.packet_buffer_size_video": "the packet cache size is built in",
 	"rtc.packet_buffer_size_audio": "the packet cache size is built in",
-	"rtc.congestion_control.":      "bandwidth adaptation runs with built-in settings",
+	"rtc.congestion_control.":      "no bandwidth adaptation yet: every subscriber gets the layer its settings ask for",
 	"rtc.pli_throttle.":            "keyframe requests are throttled at built-in intervals",
 	"rtc.use_ice_lite":             "the node runs full ICE",
 	"rtc.allow_tcp_fallback":       "no TCP fallback policy; ICE/TCP follows rtc.tcp_port",

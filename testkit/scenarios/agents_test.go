@@ -392,7 +392,7 @@ func TestAgentAuth(t *testing.T) {
 		token string
 		code  twirp.ErrorCode
 	}{
-		"no token":           {"", twirp.Unauthenticated},
+		"no token": {"", twirp.Unauthenticated},
 		// A valid token without the grant is unauthenticated too, as LiveKit answers it.
 		"other room's admin": {testkit.AdminToken(t, "elsewhere"), twirp.Unauthenticated},
 		"worker token":       {agentToken(t), twirp.Unauthenticated},

@@ -257,18 +257,25 @@ func clientInfo(q url.Values, remoteAddr string) *livekit.ClientInfo {
 	}
 }
 
+// decodeAnyBase64 decodes a query parameter that SDKs send as base64: URL-safe or standard,
+// padded or not.
+func decodeAnyBase64(raw string) ([]byte, error) {
+	var err error
+	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		var data []byte
+		if data, err = enc.DecodeString(raw); err == nil {
+			return data, nil
+		}
+	}
+	return nil, fmt.Errorf("not base64: %w", err)
+}
+
 // decodeAttributes reads the Go SDK's attributes parameter: URL-safe base64 (padded or not) of a
 // JSON object of strings.
 func decodeAttributes(raw string) (map[string]string, error) {
-	var data []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
-		if data, err = enc.DecodeString(raw); err == nil {
-			break
-		}
-	}
+	data, err := decodeAnyBase64(raw)
 	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
+		return nil, err
 	}
 	attrs := map[string]string{}
 	if err := json.Unmarshal(data, &attrs); err != nil {

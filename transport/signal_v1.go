@@ -103,15 +103,9 @@ func decodeJoinRequest(raw string) (*livekit.JoinRequest, error) {
 	if len(raw) > base64.URLEncoding.EncodedLen(2*maxJoinRequestSize) {
 		return nil, errJoinRequestTooLarge
 	}
-	var data []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.URLEncoding, base64.RawURLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
-		if data, err = enc.DecodeString(raw); err == nil {
-			break
-		}
-	}
+	data, err := decodeAnyBase64(raw)
 	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
+		return nil, err
 	}
 	var wrapped livekit.WrappedJoinRequest
 	if err := proto.Unmarshal(data, &wrapped); err != nil {

@@ -19,13 +19,7 @@ func (p *participantActor) update(ctx actor.Context, req *livekit.UpdateParticip
 		ctx.Respond(&replyError{fmt.Errorf("participant %q: %w: %w", p.info.Identity, err, ErrInvalidArgument)})
 		return
 	}
-	if req.GetMetadata() != "" {
-		p.info.Metadata = req.GetMetadata()
-	}
-	if req.GetName() != "" {
-		p.info.Name = req.GetName()
-	}
-	p.mergeAttributes(req.GetAttributes())
+	p.applyInfoChange(req.GetMetadata(), req.GetName(), req.GetAttributes())
 	if perm := req.GetPermission(); perm != nil {
 		p.setPermission(ctx, perm)
 	}
@@ -136,13 +130,7 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 		refuse(fmt.Sprintf("too many metadata updates: limit %d per second", p.node.cfg.Limits.MetadataUpdatesPerSecond))
 		return
 	}
-	if req.GetMetadata() != "" {
-		p.info.Metadata = req.GetMetadata()
-	}
-	if req.GetName() != "" {
-		p.info.Name = req.GetName()
-	}
-	p.mergeAttributes(req.GetAttributes())
+	p.applyInfoChange(req.GetMetadata(), req.GetName(), req.GetAttributes())
 	p.changed(ctx)
 	p.sendRefreshToken()
 	if p.protocol >= minProtocolRequestOK && req.GetRequestId() != 0 {
@@ -156,3 +144,16 @@ func (p *participantActor) updateOwnMetadata(ctx actor.Context, req *livekit.Upd
 // minProtocolRequestOK is the first client protocol that gets request_response OK for a request
 // that succeeded (LiveKit: non-error responses from protocol 15).
 const minProtocolRequestOK = 15
+
+// applyInfoChange sets the participant's own metadata and name where given (empty leaves them)
+// and merges its attributes, for the Room API and the client's own update alike; the caller has
+// checked the change against the limits.
+func (p *participantActor) applyInfoChange(metadata, name string, attrs map[string]string) {
+	if metadata != "" {
+		p.info.Metadata = metadata
+	}
+	if name != "" {
+		p.info.Name = name
+	}
+	p.mergeAttributes(attrs)
+}
